@@ -1,0 +1,313 @@
+"""The WSGI application and :func:`create_app`, which builds it from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .database import database_url, session_factory
+from .errors import ErrorResponder
+from .exceptions import ImproperlyConfigured
+from .injection import Dependencies, logger_for
+from .layers import Layer, SkippedLayer
+from .loader import (
+    classify,
+    import_object,
+    instantiate,
+    load_middlewares,
+    wrap_wsgi_middlewares,
+)
+from .pipeline import Handler, build_handler
+from .routing import Route, Router, View
+from .settings import Settings, load_settings
+from .templating import TemplateRenderer
+from .wrappers import Request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .testing import Client
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _setup_method(method: F) -> F:
+    """Refuse registrations once requests are being served (Flask's guard)."""
+
+    @wraps(method)
+    def guarded(self: App, *args: Any, **kwargs: Any) -> Any:
+        if self._serving:
+            raise RuntimeError(
+                f"app.{method.__name__}() was called after the app started serving "
+                "requests. Register routes, middleware, hooks and dependencies before "
+                "the first request (in create_app's caller or in settings)."
+            )
+        return method(self, *args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+class App:
+    """A WSGI application: ``app(environ, start_response)``.
+
+    Build it with :func:`create_app`, which loads the settings and every
+    ``MIDDLEWARES`` entry. ``app.wsgi_app`` is the callable actually served, so
+    ``app.wsgi_app = ProxyFix(app.wsgi_app)`` works as in Flask.
+    """
+
+    request_class: type[Request] = Request
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router = Router()
+        self.dependencies = Dependencies()
+        self.errors = ErrorResponder(debug=settings.DEBUG)
+        #: The ``MIDDLEWARES`` entries in effect, outermost first.
+        self.configured_middleware: list[Layer] = []
+        #: Entries that raised ``MiddlewareNotUsed``.
+        self.skipped_middleware: list[SkippedLayer] = []
+        #: ``WSGI_MIDDLEWARES`` entries, outermost first.
+        self.wsgi_middleware: list[Layer] = []
+        self._used: list[Layer] = []
+        self._before_request: list[Layer] = []
+        self._after_request: list[Layer] = []
+        self._serving = False
+        self._handler: Handler = self.router.dispatch
+        self.wsgi_app: WSGIApplication = self._core_wsgi
+        self._register_builtin_dependencies()
+        self._rebuild()
+
+    # -- serving -------------------------------------------------------------
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def _core_wsgi(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        self._serving = True
+        request = self.request_class(environ)
+        request.app = self
+        response = self._handler(request)
+        return response(environ, start_response)
+
+    @property
+    def chain(self) -> list[Layer]:
+        """Every layer a request passes, outermost first, as the pipeline runs them."""
+        return [
+            *self.configured_middleware,
+            *self._used,
+            *self._after_request,
+            *self._before_request,
+        ]
+
+    def _rebuild(self) -> None:
+        self._handler = build_handler(self.chain, self.router.dispatch, self.errors)
+
+    # -- registration ----------------------------------------------------------
+
+    @_setup_method
+    def route(
+        self, rule: str, methods: Iterable[str] | None = None, endpoint: str | None = None,
+        **options: Any,
+    ) -> Callable[[View], View]:
+        """Register a view: ``@app.route("/users/<int:id>", methods=["GET"])``."""
+        return self.router.route(rule, methods, endpoint, **options)
+
+    @_setup_method
+    def use(self, middleware: Any, /, **params: Any) -> None:
+        """Add a middleware inside the ``MIDDLEWARES`` chain, after earlier ``use`` calls.
+
+        ``middleware`` is a ``(request, call_next)`` function, an instance with
+        hooks or ``dispatch``, or a class, which is built like a ``MIDDLEWARES``
+        entry with ``params``.
+        """
+        label = f"app.use[{len(self._used)}]"
+        path = f"{getattr(middleware, '__module__', '?')}." + getattr(
+            middleware, "__qualname__", type(middleware).__qualname__
+        )
+        where = f"{label} ({path!r})"
+        if isinstance(middleware, type):
+            style, hooks = classify(middleware, where)
+            layer = instantiate(middleware, params, self.dependencies, label, path, style, hooks)
+        else:
+            if params:
+                raise TypeError(f"{where}: params are only accepted with a class.")
+            if _is_function(middleware):
+                style, hooks = "call_next", ("__call__",)
+            else:
+                style, hooks = classify(type(middleware), where)
+            layer = Layer(label, path, middleware, style, hooks)
+        self._used.append(layer)
+        self._rebuild()
+
+    def middleware(self, function: F) -> F:
+        """Decorator: add a ``(request, call_next)`` function middleware (see :meth:`use`)."""
+        self.use(function)
+        return function
+
+    @_setup_method
+    def before_request(self, function: F) -> F:
+        """Run ``function(request)`` before the view; a response it returns short-circuits."""
+        label = f"before_request[{len(self._before_request)}]"
+        self._before_request.append(_function_layer(label, function, "process_request"))
+        self._rebuild()
+        return function
+
+    @_setup_method
+    def after_request(self, function: F) -> F:
+        """Run ``function(response)`` after the view; it returns the response to send.
+
+        After-request functions run for every response, in reverse order of
+        registration, like Flask's.
+        """
+        label = f"after_request[{len(self._after_request)}]"
+        self._after_request.append(_function_layer(label, function, "process_response"))
+        self._rebuild()
+        return function
+
+    @_setup_method
+    def errorhandler(self, key: type[Exception] | int) -> Callable[[F], F]:
+        """Decorator: ``handler(request, exc)`` answers for an exception class or status code."""
+
+        def register(handler: F) -> F:
+            self.errors.handlers[key] = handler
+            return handler
+
+        return register
+
+    @_setup_method
+    def provide(
+        self, name: str, value: Any = None, *, factory: Callable[..., Any] | None = None
+    ) -> None:
+        """Register a dependency: a value, or ``factory=`` to build it on first use."""
+        if factory is not None:
+            self.dependencies.provide(name, factory=factory)
+        else:
+            self.dependencies.provide(name, value)
+
+    def url_for(self, endpoint: str, /, **values: Any) -> str:
+        """The path for ``endpoint``; use ``request.url_for`` for host-aware URLs."""
+        return self.router.url_for(endpoint, **values)
+
+    def test_client(self) -> Client:
+        from .testing import Client
+
+        return Client(self)
+
+    def close(self) -> None:
+        """Release what dependencies hold (the database engine's connections)."""
+        factory = self.dependencies.values().get("db_session")
+        if factory is not None:
+            factory.kw["bind"].dispose()
+
+    # -- start-up --------------------------------------------------------------
+
+    def _register_builtin_dependencies(self) -> None:
+        settings = self.settings
+        provide = self.dependencies.provide
+        provide("config", settings, description="the Settings object")
+        provide("settings", settings, description="the Settings object (alias of config)")
+        provide("router", self.router, description="the app's Router")
+        provide("app", self, description="the App")
+        provide(
+            "db_session",
+            factory=lambda: session_factory(
+                database_url(settings.DATABASE_URL, settings.BASE_DIR)
+            ),
+            description="SQLAlchemy session factory on DATABASE_URL",
+        )
+        template_dirs = [settings.BASE_DIR / Path(d) for d in settings.TEMPLATE_DIRS]
+        provide(
+            "template_renderer",
+            factory=lambda: TemplateRenderer(template_dirs),
+            description="Jinja2 renderer over TEMPLATE_DIRS",
+        )
+        self.dependencies.provide_per_owner(
+            "logger", logger_for, description="logging.Logger named after the module"
+        )
+
+
+def _is_function(obj: Any) -> bool:
+    return callable(obj) and not hasattr(obj, "dispatch") and not any(
+        hasattr(obj, name) for name in ("process_request", "process_response")
+    )
+
+
+class _FunctionHook:
+    """Adapts a before/after-request function to the hook protocol."""
+
+    __slots__ = ("process_request", "process_response")
+
+    def __init__(self, function: Callable[..., Any], hook: str) -> None:
+        if hook == "process_request":
+            self.process_request = function
+        else:
+            self.process_response = lambda request, response: function(response)
+
+
+def _function_layer(label: str, function: Callable[..., Any], hook: str) -> Layer:
+    path = f"{function.__module__}.{function.__qualname__}"
+    return Layer(label, path, _FunctionHook(function, hook), "hooks", (hook,))
+
+
+def create_app(
+    settings: Any = None, *, dependencies: Mapping[str, Any] | None = None
+) -> App:
+    """Build the app: load settings, then import, validate and build every middleware.
+
+    :param settings: a dotted module path, a ``.yaml``/``.yml`` path, a module, a
+        dict or a :class:`Settings`; ``None`` reads ``LBACK_SETTINGS``.
+    :param dependencies: extra injectable values by name, available to the
+        middleware constructors (``DEPENDENCIES`` in settings does the same from
+        dotted paths).
+    :raises ImproperlyConfigured: for any bad setting or middleware entry.
+    """
+    app = App(load_settings(settings))
+    conf = app.settings
+    for name, path in conf.DEPENDENCIES.items():
+        target = import_object(path, f"DEPENDENCIES[{name!r}] ({path!r})")
+        if callable(target) and not isinstance(target, type):
+            app.dependencies.provide(name, factory=target, description=path)
+        else:
+            app.dependencies.provide(name, target, description=path)
+    for name, value in (dependencies or {}).items():
+        app.dependencies.provide(name, value)
+    if conf.TEMPLATE_DIRS:
+        app.dependencies.resolve("template_renderer")  # a missing directory fails now
+    if conf.ROUTES:
+        app.router.add_routes(_load_routes(conf.ROUTES))
+    app.configured_middleware, app.skipped_middleware = load_middlewares(
+        conf.MIDDLEWARES, app.dependencies
+    )
+    app.wsgi_app, app.wsgi_middleware = wrap_wsgi_middlewares(
+        conf.WSGI_MIDDLEWARES, app.dependencies, app._core_wsgi
+    )
+    app._rebuild()
+    logging.getLogger("lback_mw.app").debug(
+        "App built with %d middleware: %s", len(app.configured_middleware),
+        ", ".join(layer.path for layer in app.configured_middleware),
+    )
+    return app
+
+
+def _load_routes(dotted: str) -> list[Route]:
+    module = import_object(dotted, f"ROUTES ({dotted!r})")
+    routes = getattr(module, "routes", None)
+    if not isinstance(routes, list | tuple):
+        raise ImproperlyConfigured(
+            f"ROUTES ({dotted!r}): the module must define a list named 'routes' of "
+            f"lback_mw.Route(...) entries; found {type(routes).__name__}."
+        )
+    for index, route in enumerate(routes):
+        if not isinstance(route, Route):
+            raise ImproperlyConfigured(
+                f"ROUTES ({dotted!r}): routes[{index}] is {route!r}, not a lback_mw.Route."
+            )
+    return list(routes)
+

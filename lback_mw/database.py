@@ -1,0 +1,38 @@
+"""The ``db_session`` dependency: a SQLAlchemy session factory on ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .exceptions import ImproperlyConfigured
+
+
+def database_url(configured: str | None, base_dir: Path) -> str:
+    """``DATABASE_URL``, or a SQLite file in the project directory when unset."""
+    return configured or f"sqlite:///{base_dir / 'db.sqlite3'}"
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    """A session factory bound to a new engine for ``url``."""
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL {_redacted(url)} is not usable: {exc}") from exc
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL {_redacted(url)} needs a database driver that is not "
+            f"installed: {exc}"
+        ) from exc
+    return sessionmaker(bind=engine)
+
+
+def _redacted(url: str) -> str:
+    # Error messages end up in logs and terminals: never print the password.
+    try:
+        return repr(make_url(url).render_as_string(hide_password=True))
+    except ArgumentError:
+        return "(unparseable URL)"

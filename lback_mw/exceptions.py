@@ -1,0 +1,28 @@
+"""Exceptions raised while configuring an app, and the wording they share."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ImproperlyConfigured(Exception):
+    """The settings or a middleware entry are wrong; raised by :func:`create_app`.
+
+    The message always names the culprit (the settings file, ``MIDDLEWARES[i]``,
+    the parameter) and says what to change.
+    """
+
+
+class MiddlewareNotUsed(Exception):
+    """Raise from a middleware's ``__init__`` to leave it out of the chain.
+
+    The message, if any, is shown by ``lback-mw middleware`` next to the
+    skipped entry.
+    """
+
+
+def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    return f" Did you mean {matches[0]!r}?" if matches else ""

@@ -1,0 +1,231 @@
+"""The dependency registry, and constructor arguments bound from it by name.
+
+A constructor parameter is filled from the entry's ``params`` first, then from
+the registry, then left to its default. ``params`` values are validated and
+coerced against the parameter's annotation with pydantic, so ``"100"`` from YAML
+becomes ``100`` for an ``int`` and ``"lots"`` is refused at start-up.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
+
+from .exceptions import ImproperlyConfigured, did_you_mean
+
+_MISSING: Any = object()
+
+
+@dataclass
+class _Provider:
+    value: Any = _MISSING
+    factory: Callable[..., Any] | None = None
+    #: Build a fresh value for each asker, from the asker's class (``logger``).
+    per_owner: Callable[[type | None], Any] | None = None
+    description: str = ""
+
+
+class Dependencies:
+    """Named values injected into middleware constructors and factories.
+
+    Factories run once, on first use, under a lock; their own parameters are
+    injected from the registry by name too.
+    """
+
+    def __init__(self) -> None:
+        self._providers: dict[str, _Provider] = {}
+        self._lock = threading.RLock()
+
+    def provide(
+        self,
+        name: str,
+        value: Any = _MISSING,
+        *,
+        factory: Callable[..., Any] | None = None,
+        description: str = "",
+    ) -> None:
+        """Register ``value``, or a ``factory`` called lazily the first time ``name`` is asked for.
+
+        A plain ``value`` is stored as it is, even if it is callable (a
+        ``user_loader`` function is a value, not a factory).
+        """
+        if not name.isidentifier():
+            raise ImproperlyConfigured(
+                f"Dependency name {name!r} is not a valid Python identifier, so no "
+                "constructor parameter could ever ask for it."
+            )
+        if (value is _MISSING) == (factory is None):
+            raise TypeError(f"provide({name!r}, ...) takes either a value or factory=, not both.")
+        self._providers[name] = _Provider(value=value, factory=factory, description=description)
+
+    def provide_per_owner(
+        self, name: str, build: Callable[[type | None], Any], description: str = ""
+    ) -> None:
+        """Register a dependency built anew for each class that asks (``logger``)."""
+        self._providers[name] = _Provider(per_owner=build, description=description)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    def names(self) -> list[str]:
+        return sorted(self._providers)
+
+    def describe(self, name: str) -> str:
+        return self._providers[name].description or name
+
+    def is_created(self, name: str) -> bool:
+        """Whether a lazily built dependency has been built (for tests and ``check``)."""
+        provider = self._providers.get(name)
+        return provider is not None and provider.value is not _MISSING
+
+    def resolve(self, name: str, owner: type | None = None) -> Any:
+        """Return the dependency ``name``, building it on first use."""
+        try:
+            provider = self._providers[name]
+        except KeyError:
+            raise ImproperlyConfigured(
+                f"Unknown dependency {name!r}.{did_you_mean(name, self._providers)} "
+                f"Known dependencies: {', '.join(self.names())}."
+            ) from None
+        if provider.per_owner is not None:
+            return provider.per_owner(owner)
+        if provider.value is _MISSING:
+            with self._lock:
+                if provider.value is _MISSING:
+                    assert provider.factory is not None  # provide() guarantees one of them
+                    bound = bind_arguments(
+                        provider.factory, {}, self, f"dependency {name!r}", owner=None
+                    )
+                    provider.value = provider.factory(**bound.kwargs)
+        return provider.value
+
+    __getitem__ = resolve
+
+    def values(self) -> dict[str, Any]:
+        """The dependencies already built, for closing them when the app shuts down."""
+        return {
+            name: provider.value
+            for name, provider in self._providers.items()
+            if provider.value is not _MISSING
+        }
+
+
+@dataclass
+class BoundArguments:
+    """What :func:`bind_arguments` decided, kept for ``lback-mw middleware``."""
+
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    #: Parameter names filled from ``params`` (validated values).
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Parameter names filled from the registry.
+    injected: list[str] = field(default_factory=list)
+    #: Parameter names given in ``params`` that also name a dependency (``params`` won).
+    overridden: list[str] = field(default_factory=list)
+
+
+def bind_arguments(
+    target: Callable[..., Any],
+    params: Mapping[str, Any],
+    registry: Dependencies,
+    label: str,
+    *,
+    owner: type | None,
+    skip_first: bool = False,
+) -> BoundArguments:
+    """Work out the keyword arguments to call ``target`` with.
+
+    :param label: names the culprit in errors, e.g. ``"MIDDLEWARES[3] ('app.mw.Auth')"``.
+    :param owner: the class being built, for per-owner dependencies such as ``logger``.
+    :param skip_first: the first parameter is passed positionally by the caller
+        (the wrapped app of a WSGI middleware).
+    """
+    try:
+        signature = inspect.signature(target, eval_str=True)
+    except (NameError, TypeError, SyntaxError) as exc:
+        raise ImproperlyConfigured(
+            f"{label}: cannot read the constructor signature ({type(exc).__name__}: {exc}). "
+            "Check that every type annotation names something importable."
+        ) from exc
+    parameters = list(signature.parameters.values())
+    if skip_first and parameters:
+        parameters = parameters[1:]
+    named = [
+        p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    takes_var_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    names = {p.name for p in named}
+
+    unknown = [key for key in params if key not in names]
+    if unknown and not takes_var_kwargs:
+        key = unknown[0]
+        accepted = ", ".join(sorted(names)) or "none"
+        raise ImproperlyConfigured(
+            f"{label}: unknown parameter {key!r} in params.{did_you_mean(key, names)} "
+            f"The constructor accepts: {accepted}."
+        )
+
+    bound = BoundArguments()
+    for param in named:
+        if param.name in params:
+            value = _validate(param, params[param.name], label)
+            bound.kwargs[param.name] = bound.params[param.name] = value
+            if param.name in registry:
+                bound.overridden.append(param.name)
+        elif param.name in registry:
+            bound.kwargs[param.name] = registry.resolve(param.name, owner)
+            bound.injected.append(param.name)
+        elif param.default is param.empty:
+            raise ImproperlyConfigured(
+                f"{label}: required parameter {param.name!r} has no value. Give it in "
+                f"params, or provide a dependency of that name."
+                f"{did_you_mean(param.name, registry.names())} "
+                f"Known dependencies: {', '.join(registry.names())}."
+            )
+    for key in unknown:  # accepted through **kwargs, passed on unvalidated
+        bound.kwargs[key] = bound.params[key] = params[key]
+    for param in parameters:
+        if param.kind is param.POSITIONAL_ONLY and param.default is param.empty:
+            raise ImproperlyConfigured(
+                f"{label}: parameter {param.name!r} is positional-only, so it cannot be "
+                "filled by name from params or the dependency registry."
+            )
+    return bound
+
+
+def _validate(param: inspect.Parameter, value: Any, label: str) -> Any:
+    if param.annotation is param.empty or param.annotation is Any:
+        return value
+    adapter = _adapter(param.annotation)
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        reasons = "; ".join(err["msg"] for err in exc.errors())
+        raise ImproperlyConfigured(
+            f"{label}: parameter {param.name!r} expects {_type_name(param.annotation)}, "
+            f"got {value!r}: {reasons}."
+        ) from exc
+
+
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    try:
+        return TypeAdapter(annotation)
+    except (PydanticSchemaGenerationError, PydanticUserError):
+        # Classes pydantic has no schema for (a project's own types) are checked
+        # with isinstance, which is all a constructor could expect of them.
+        return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+
+
+def _type_name(annotation: Any) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation)
+
+
+def logger_for(owner: type | None) -> logging.Logger:
+    """The ``logger`` dependency: named after the asking class's module."""
+    return logging.getLogger(owner.__module__ if owner is not None else "lback_mw")

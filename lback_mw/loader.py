@@ -1,0 +1,278 @@
+"""Turn ``MIDDLEWARES`` entries into instances, with errors that name the culprit.
+
+Everything here runs once, inside :func:`~lback_mw.create_app`: importing,
+reading constructor signatures, validating ``params`` and choosing which hooks
+each class implements. Nothing is looked up per request.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.utils import ImportStringError, import_string
+
+from .exceptions import ImproperlyConfigured, MiddlewareNotUsed, did_you_mean
+from .injection import Dependencies, bind_arguments
+from .layers import Layer, SkippedLayer, Style
+from .middlewares.base import HOOK_NAMES, BaseMiddleware, overridden_hooks
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+_ENTRY_KEYS = ("class", "params")
+
+
+def load_middlewares(
+    entries: Sequence[Any], registry: Dependencies, setting: str = "MIDDLEWARES"
+) -> tuple[list[Layer], list[SkippedLayer]]:
+    """Import, validate and instantiate every entry of a ``MIDDLEWARES`` list."""
+    layers: list[Layer] = []
+    skipped: list[SkippedLayer] = []
+    for index, entry in enumerate(entries):
+        label = f"{setting}[{index}]"
+        target, path, params = parse_entry(entry, label)
+        where = f"{label} ({path!r})"
+        cls = _require_class(target, where)
+        style, hooks = classify(cls, where)
+        try:
+            layer = instantiate(cls, params, registry, label, path, style, hooks)
+        except MiddlewareNotUsed as exc:
+            skipped.append(SkippedLayer(label, path, str(exc) or "raised MiddlewareNotUsed"))
+            continue
+        layers.append(layer)
+    return layers, skipped
+
+
+def wrap_wsgi_middlewares(
+    entries: Sequence[Any], registry: Dependencies, app: WSGIApplication
+) -> tuple[WSGIApplication, list[Layer]]:
+    """Build ``WSGI_MIDDLEWARES`` around ``app``; the first entry ends up outermost."""
+    resolved = []
+    for index, entry in enumerate(entries):
+        label = f"WSGI_MIDDLEWARES[{index}]"
+        target, path, params = parse_entry(entry, label)
+        where = f"{label} ({path!r})"
+        cls = _require_class(target, where)
+        bound = bind_arguments(cls, params, registry, where, owner=cls, skip_first=True)
+        resolved.append((cls, where, Layer(label, path, None, "wsgi", ("__call__",),
+                                           bound.params, bound.injected, bound.overridden),
+                         bound.kwargs))
+    layers: list[Layer] = []
+    for cls, where, layer, kwargs in reversed(resolved):
+        try:
+            app = cls(app, **kwargs)
+        except Exception as exc:
+            raise ImproperlyConfigured(
+                f"{where}: its constructor raised {type(exc).__name__}: {exc}"
+            ) from exc
+        layer.instance = app
+        layers.insert(0, layer)
+    return app, layers
+
+
+def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any]]:
+    """Split an entry into (dotted path or class, display path, params)."""
+    params: Any = {}
+    target = entry
+    if isinstance(entry, Mapping):
+        unknown = [key for key in entry if key not in _ENTRY_KEYS]
+        if unknown:
+            key = str(unknown[0])
+            raise ImproperlyConfigured(
+                f"{label}: unknown key {key!r} in a middleware dict."
+                f"{did_you_mean(key, _ENTRY_KEYS)} A dict entry has the keys 'class' "
+                "(a dotted path) and, optionally, 'params' (constructor arguments)."
+            )
+        if "class" not in entry:
+            raise ImproperlyConfigured(
+                f"{label}: a middleware dict needs a 'class' key with the dotted path "
+                f"of the middleware class; got keys {sorted(map(str, entry))}."
+            )
+        target = entry["class"]
+        params = entry.get("params") or {}
+        if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+            raise ImproperlyConfigured(
+                f"{label}: 'params' must be a mapping of parameter names to values, "
+                f"got {type(params).__name__} {params!r}."
+            )
+    if isinstance(target, str):
+        target = target.strip()
+        if "." not in target:
+            raise ImproperlyConfigured(
+                f"{label}: {target!r} is not a dotted path. Write the full import path, "
+                "e.g. 'myproject.middlewares.TimerMiddleware'."
+            )
+        return target, target, dict(params)
+    if isinstance(target, type):
+        return target, f"{target.__module__}.{target.__qualname__}", dict(params)
+    raise ImproperlyConfigured(
+        f"{label}: expected a dotted path string, a {{'class': ..., 'params': {{...}}}} "
+        f"dict or a class, got {type(target).__name__} {target!r}."
+    )
+
+
+def _require_class(target: Any, where: str) -> type:
+    obj = import_object(target, where) if isinstance(target, str) else target
+    if isinstance(obj, type):
+        return obj
+    if isinstance(obj, ModuleType):
+        kind = "a module"
+    elif callable(obj):
+        kind = f"the function {getattr(obj, '__name__', obj)!r}"
+        raise ImproperlyConfigured(
+            f"{where}: resolves to {kind}, not a class. MIDDLEWARES takes classes; "
+            "register a function middleware (request, call_next) with @app.middleware "
+            "or app.use()."
+        )
+    else:
+        kind = f"a {type(obj).__name__} instance"
+    raise ImproperlyConfigured(f"{where}: resolves to {kind}, not a class.")
+
+
+def import_object(path: str, where: str) -> Any:
+    """``import_string`` with an error that says which part failed and suggests a fix."""
+    try:
+        return import_string(path)
+    except ImportStringError as exc:
+        raise ImproperlyConfigured(f"{where}: {_explain_import_failure(path)}") from exc
+    except Exception as exc:  # the module itself raised while being imported
+        raise ImproperlyConfigured(
+            f"{where}: importing it raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _explain_import_failure(path: str) -> str:
+    # import_string only says the whole path failed; walk it to find the part
+    # that is missing, and compare that part with what exists next to it.
+    parts = path.split(".")
+    module: ModuleType | None = None
+    for depth in range(1, len(parts) + 1):
+        name = ".".join(parts[:depth])
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                return f"importing module {name!r} failed: {exc}"
+            break
+        except Exception as exc:
+            return f"importing module {name!r} failed: {type(exc).__name__}: {exc}"
+    else:  # every part imported; the last one is a module, not an attribute
+        return f"{path!r} could not be imported."
+    missing = parts[depth - 1]
+    if module is None:
+        top_level = {info.name for info in pkgutil.iter_modules()}
+        return (
+            f"no module named {missing!r}.{did_you_mean(missing, top_level)} Check the "
+            "spelling, and that the package is installed or on the Python path."
+        )
+    candidates = {name for name in dir(module) if not name.startswith("_")}
+    if hasattr(module, "__path__"):
+        candidates |= {info.name for info in pkgutil.iter_modules(module.__path__)}
+    what = "attribute" if depth == len(parts) else "attribute or submodule"
+    return (
+        f"module {module.__name__!r} has no {what} {missing!r}."
+        f"{did_you_mean(missing, candidates)}"
+    )
+
+
+def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
+    """Decide how the pipeline drives ``cls``, refusing classes it cannot drive."""
+    if issubclass(cls, BaseMiddleware):
+        hooks = overridden_hooks(cls)
+    else:
+        hooks = tuple(name for name in HOOK_NAMES if callable(getattr(cls, name, None)))
+    call_next = _call_next_method(cls, where)
+    if hooks and call_next:
+        raise ImproperlyConfigured(
+            f"{where}: defines both process_* hooks ({', '.join(hooks)}) and "
+            f"{call_next}(request, call_next). A middleware uses one style or the other."
+        )
+    if call_next:
+        _refuse_coroutines(cls, (call_next,), where)
+        return "call_next", (call_next,)
+    if not hooks and not issubclass(cls, BaseMiddleware):
+        if _is_wsgi_middleware(cls):
+            raise ImproperlyConfigured(
+                f"{where}: is a WSGI middleware (it wraps an app and is called with "
+                "environ, start_response). List it in WSGI_MIDDLEWARES instead, where it "
+                "is applied around the whole app."
+            )
+        raise ImproperlyConfigured(
+            f"{where}: {cls.__qualname__} implements no middleware hook. Define at least "
+            "one of process_request, process_response, process_exception, or "
+            "dispatch(request, call_next); or subclass lback_mw.BaseMiddleware."
+        )
+    _refuse_coroutines(cls, hooks, where)
+    return "hooks", hooks
+
+
+def _call_next_method(cls: type, where: str) -> str | None:
+    if callable(getattr(cls, "dispatch", None)):
+        name = "dispatch"
+    elif inspect.isfunction(cls.__call__) and not _is_wsgi_middleware(cls):
+        name = "__call__"
+    else:
+        return None
+    positional = [
+        p for p in list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(positional) != 2:
+        raise ImproperlyConfigured(
+            f"{where}: {cls.__qualname__}.{name} must take (request, call_next), got "
+            f"({', '.join(p.name for p in positional)}). A call_next middleware calls "
+            "call_next(request) to run the rest of the chain and returns the response."
+        )
+    return name
+
+
+def _is_wsgi_middleware(cls: type) -> bool:
+    if not inspect.isfunction(cls.__call__):
+        return False
+    parameters = list(inspect.signature(cls.__call__).parameters)
+    return parameters[1:3] == ["environ", "start_response"]
+
+
+def _refuse_coroutines(cls: type, hooks: Sequence[str], where: str) -> None:
+    for name in hooks:
+        method = getattr(cls, name)
+        if inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method):
+            raise ImproperlyConfigured(
+                f"{where}: {cls.__qualname__}.{name} is defined with 'async def'. lback_mw "
+                "is a WSGI core and calls hooks synchronously; make it a plain 'def'."
+            )
+
+
+def instantiate(
+    factory: Callable[..., Any],
+    params: Mapping[str, Any],
+    registry: Dependencies,
+    label: str,
+    path: str,
+    style: Style,
+    hooks: tuple[str, ...],
+) -> Layer:
+    """Build one middleware, turning its own configuration errors into ours.
+
+    :class:`MiddlewareNotUsed` propagates so the caller can record the skip.
+    """
+    where = f"{label} ({path!r})"
+    owner = factory if isinstance(factory, type) else None
+    bound = bind_arguments(factory, params, registry, where, owner=owner)
+    try:
+        instance = factory(**bound.kwargs)
+    except (MiddlewareNotUsed, ImproperlyConfigured) as exc:
+        if isinstance(exc, ImproperlyConfigured):
+            raise ImproperlyConfigured(f"{where}: {exc}") from exc
+        raise
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"{where}: its constructor raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return Layer(label, path, instance, style, hooks, bound.params, bound.injected,
+                 bound.overridden)

@@ -1,0 +1,83 @@
+"""The middleware base class and the protocol type checkers see."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ..wrappers import Request
+
+#: The three hook names, in the order a request meets them.
+HOOK_NAMES = ("process_request", "process_response", "process_exception")
+
+#: What ``call_next`` does in a ``dispatch(request, call_next)`` middleware.
+CallNext = Callable[[Request], WerkzeugResponse]
+
+
+@runtime_checkable
+class Middleware(Protocol):
+    """The hooks of a middleware, for type checkers.
+
+    The loader accepts any class that defines at least one of them.
+    """
+
+    def process_request(self, request: Request) -> WerkzeugResponse | None: ...
+
+    def process_response(
+        self, request: Request, response: WerkzeugResponse
+    ) -> WerkzeugResponse: ...
+
+    def process_exception(
+        self, request: Request, exc: Exception
+    ) -> WerkzeugResponse | None: ...
+
+
+class BaseMiddleware:
+    """Subclass this and override the hooks you need.
+
+    The hooks here pass everything through; the app skips any hook a subclass
+    does not override, so an unused hook costs nothing per request.
+
+    Constructor parameters are filled by name from ``params`` in settings, then
+    from the dependency registry (``config``, ``db_session``, ``router``,
+    ``template_renderer``, ``logger``, ``app``, and the project's own). This
+    default ``__init__`` stores any ``params`` it is given as attributes, so a
+    subclass without an ``__init__`` still sees its configuration.
+    """
+
+    #: What this middleware is, for ``lback-mw check``'s ordering rules
+    #: (``"cors"``, ``"auth"``, ``"security_headers"``, ``"gzip"``...).
+    ordering_role: ClassVar[str | None] = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+    def process_request(self, request: Request) -> WerkzeugResponse | None:
+        """Runs before the view, in list order; return a response to short-circuit."""
+        return None
+
+    def process_response(
+        self, request: Request, response: WerkzeugResponse
+    ) -> WerkzeugResponse:
+        """Runs after the view, in reverse list order; return the (new) response."""
+        return response
+
+    def process_exception(self, request: Request, exc: Exception) -> WerkzeugResponse | None:
+        """Runs, innermost first, when the view or an inner ``process_request`` raised.
+
+        Return a response to handle the exception, or ``None`` to pass it on.
+        """
+        return None
+
+
+def overridden_hooks(cls: type) -> tuple[str, ...]:
+    """The hook names ``cls`` implements itself, not inherited from BaseMiddleware."""
+    return tuple(
+        name
+        for name in HOOK_NAMES
+        if callable(getattr(cls, name, None))
+        and getattr(cls, name) is not getattr(BaseMiddleware, name, None)
+    )

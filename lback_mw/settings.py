@@ -1,0 +1,266 @@
+"""Settings: one pydantic-settings model, fed from a module, a YAML file or a dict.
+
+Precedence, highest first: ``LBACK_``-prefixed environment variables, then the
+values of the settings source, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from .exceptions import ImproperlyConfigured, did_you_mean
+
+ENV_PREFIX = "LBACK_"
+#: The environment variable naming the settings source; never read as a setting.
+SETTINGS_ENV_VAR = "LBACK_SETTINGS"
+
+YAML_SUFFIXES = (".yaml", ".yml")
+#: Suffixes of files people put settings in that we do not read; named in the error.
+_OTHER_FILE_SUFFIXES = (".json", ".toml", ".ini", ".cfg", ".env", ".txt", ".conf")
+
+
+class _ExtraEnvSource(PydanticBaseSettingsSource):
+    """``LBACK_<NAME>`` for project-defined names, which pydantic-settings skips.
+
+    pydantic-settings only reads environment variables for declared fields;
+    projects also override their own upper-case names (``LBACK_APP_CUSTOM_HEADER``).
+    """
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        declared = set(self.settings_cls.model_fields)
+        values: dict[str, Any] = {}
+        for key, value in os.environ.items():
+            if not key.startswith(ENV_PREFIX) or key == SETTINGS_ENV_VAR:
+                continue
+            name = key[len(ENV_PREFIX) :]
+            if name.isupper() and name.isidentifier() and name not in declared:
+                values[name] = value
+        return values
+
+
+class Settings(BaseSettings):
+    """The settings of one app. Extra upper-case names are kept as attributes.
+
+    Instances are frozen: settings are read at start-up and must not drift
+    while requests are served.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=True,
+        extra="allow",
+        frozen=True,
+        validate_default=True,
+    )
+
+    #: The middleware chain, outermost first.
+    MIDDLEWARES: list[Any] = []
+    #: Plain WSGI middleware (``werkzeug.middleware.proxy_fix.ProxyFix``) applied
+    #: around the whole app, outermost first.
+    WSGI_MIDDLEWARES: list[Any] = []
+    DEBUG: bool = False
+    SECRET_KEY: str = ""
+    ALLOWED_HOSTS: list[str] = []
+    #: SQLAlchemy URL; ``None`` means a SQLite file ``db.sqlite3`` in ``BASE_DIR``.
+    DATABASE_URL: str | None = None
+    #: Template directories; relative ones are taken from ``BASE_DIR``.
+    TEMPLATE_DIRS: list[str] = []
+    #: Dotted path of a module with a ``routes`` list of :class:`~lback_mw.routing.Route`.
+    ROUTES: str | None = None
+    #: Extra injectable dependencies: name -> dotted path of a factory (or value).
+    DEPENDENCIES: dict[str, str] = {}
+    #: The project directory; defaults to the directory of the settings file or module.
+    BASE_DIR: Path = Field(default_factory=Path.cwd)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the settings file, as deployments expect.
+        return (env_settings, _ExtraEnvSource(settings_cls), init_settings)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.SECRET_KEY and not self.DEBUG:
+            raise ValueError(
+                "SECRET_KEY is empty while DEBUG is off. Set SECRET_KEY in your settings "
+                f"or the {ENV_PREFIX}SECRET_KEY environment variable, for example to the "
+                "output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
+        for name in self.model_extra or {}:
+            if not (name.isupper() and name.isidentifier()):
+                raise ValueError(
+                    f"setting {name!r} is not an upper-case name; settings are "
+                    f"upper-case, like DEBUG.{did_you_mean(name.upper(), self.model_fields)}"
+                )
+            # A near-miss of a built-in name (MIDDLEWARE, DATABASE_URI) would otherwise
+            # be kept as a project setting and silently ignored.
+            suggestion = did_you_mean(name, self.model_fields, cutoff=0.85)
+            if suggestion:
+                raise ValueError(
+                    f"{name!r} is not a setting lback_mw knows, and it is so close to one "
+                    f"that it is probably a typo.{suggestion}"
+                )
+        return self
+
+
+def load_settings(source: Any = None) -> Settings:
+    """Build :class:`Settings` from any source :func:`~lback_mw.create_app` accepts."""
+    if source is None:
+        source = os.environ.get(SETTINGS_ENV_VAR)
+        if not source:
+            raise ImproperlyConfigured(
+                f"No settings given: pass them to create_app(...) or --settings, or set "
+                f"the {SETTINGS_ENV_VAR} environment variable to a dotted module path "
+                "(myproject.settings) or a .yaml file."
+            )
+    if isinstance(source, Settings):
+        return source
+    if isinstance(source, ModuleType):
+        return _build(_module_values(source), f"settings module {source.__name__!r}",
+                      _module_dir(source))
+    if isinstance(source, Mapping):
+        return _build(dict(source), "settings dict", None)
+    if isinstance(source, str | os.PathLike):
+        return _load_named(os.fspath(source))
+    raise ImproperlyConfigured(
+        f"Cannot read settings from {type(source).__name__} {source!r}: pass a dotted "
+        "module path, a .yaml/.yml file path, a module, a dict or a Settings instance."
+    )
+
+
+def _load_named(name: str) -> Settings:
+    path = Path(name)
+    suffix = path.suffix.lower()
+    looks_like_file = os.sep in name or "/" in name or path.is_file()
+    if suffix in YAML_SUFFIXES:
+        return _build(_yaml_values(path), f"settings file {name!r}", path.resolve().parent)
+    if suffix == ".py" and looks_like_file:
+        return _build(_module_values(_module_from_file(path)), f"settings file {name!r}",
+                      path.resolve().parent)
+    if suffix in _OTHER_FILE_SUFFIXES or looks_like_file:
+        raise ImproperlyConfigured(
+            f"Settings file {name!r} has a type lback_mw cannot read ({suffix or 'no suffix'}). "
+            "Use a Python module (dotted path or .py file) or a .yaml/.yml file."
+        )
+    module = _import_settings_module(name)
+    return _build(_module_values(module), f"settings module {name!r}", _module_dir(module))
+
+
+def _import_settings_module(dotted: str) -> ModuleType:
+    try:
+        return importlib.import_module(dotted)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not dotted.startswith(exc.name):
+            raise ImproperlyConfigured(
+                f"Importing settings module {dotted!r} failed: {exc}"
+            ) from exc
+        raise ImproperlyConfigured(
+            f"Settings module {dotted!r} was not found (no module named {exc.name!r}). "
+            "Check the dotted path and that its package is importable from the current "
+            f"directory {os.getcwd()!r}."
+        ) from exc
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"Importing settings module {dotted!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _module_from_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise ImproperlyConfigured(f"Settings file {str(path)!r} does not exist.")
+    spec = importlib.util.spec_from_file_location(f"_lback_settings_{path.stem}", path)
+    assert spec is not None  # a .py path always has a spec and a loader
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"Executing settings file {str(path)!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def _module_values(module: ModuleType) -> dict[str, Any]:
+    # Django's rule: only upper-case names are settings; helpers and imports are not.
+    return {name: getattr(module, name) for name in dir(module) if name.isupper()}
+
+
+def _module_dir(module: ModuleType) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve().parent if file else None
+
+
+def _yaml_values(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ImproperlyConfigured(f"Settings file {str(path)!r} does not exist.") from None
+    except OSError as exc:
+        raise ImproperlyConfigured(f"Cannot read settings file {str(path)!r}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ImproperlyConfigured(
+            f"Settings file {str(path)!r} is not valid YAML: {exc}"
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ImproperlyConfigured(
+            f"Settings file {str(path)!r} must hold a mapping of setting names to values "
+            f"at the top level, not a {type(data).__name__}."
+        )
+    return data
+
+
+def _build(values: dict[str, Any], origin: str, base_dir: Path | None) -> Settings:
+    if base_dir is not None:
+        values.setdefault("BASE_DIR", base_dir)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ImproperlyConfigured(
+            f"Invalid {origin}: " + "; ".join(_describe(err) for err in exc.errors())
+        ) from exc
+    except SettingsError as exc:
+        raise ImproperlyConfigured(f"Invalid {origin}: {exc}") from exc
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = error.get("loc") or ()
+    field = str(loc[0]) if loc else ""
+    where = "".join(f"[{part!r}]" for part in loc[1:])
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not field:
+        return message
+    env_name = ENV_PREFIX + field
+    hint = f" (from environment variable {env_name})" if env_name in os.environ else ""
+    got = error.get("input")
+    shown = "" if error.get("type") == "value_error" else f", got {got!r}"
+    return f"{field}{where}: {message}{shown}{hint}"
+

@@ -1,0 +1,95 @@
+"""Request and response objects: werkzeug's, with the few additions views need."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import json
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Request as _WerkzeugRequest
+from werkzeug.wrappers import Response as _WerkzeugResponse
+
+if TYPE_CHECKING:
+    from .app import App
+
+HeadersLike = Headers | Mapping[str, str] | list[tuple[str, str]]
+
+
+class Request(_WerkzeugRequest):
+    """The request handed to middleware and views.
+
+    Middleware may attach attributes (``request.user``, ``request.session``,
+    ``request.start_time``); werkzeug's request has no ``__slots__``, so that
+    costs nothing.
+    """
+
+    #: The :class:`~lback_mw.App` serving this request.
+    app: App
+
+    def url_for(self, endpoint: str, /, *, _external: bool = False, **values: Any) -> str:
+        """Build a URL for ``endpoint`` that honours this request's host and script root."""
+        return self.app.router.url_for(endpoint, request=self, _external=_external, **values)
+
+
+class Response(_WerkzeugResponse):
+    """The response class used throughout lback_mw; HTML by default, like werkzeug's."""
+
+    default_mimetype = "text/html"
+
+
+def _json_default(value: Any) -> Any:
+    # The types Flask's JSON provider also handles, so views can return them as-is.
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class JSONResponse(Response):
+    """A response whose body is ``data`` serialised as compact UTF-8 JSON."""
+
+    default_mimetype = "application/json"
+
+    def __init__(
+        self, data: Any, status: int = 200, headers: HeadersLike | None = None
+    ) -> None:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        super().__init__(body, status=status, headers=headers)
+
+
+def make_response(value: Any, source: str) -> _WerkzeugResponse:
+    """Turn what a view returned into a response.
+
+    :param source: names the view in the error for a value of the wrong type.
+    """
+    if isinstance(value, _WerkzeugResponse):
+        return value
+    if isinstance(value, tuple):
+        if len(value) not in (2, 3) or isinstance(value[0], tuple):
+            raise TypeError(
+                f"{source} returned a tuple of {len(value)} items; return "
+                "(body, status) or (body, status, headers)."
+            )
+        response = make_response(value[0], source)
+        response.status = value[1]
+        if len(value) == 3:
+            response.headers.update(value[2])
+        return response
+    if isinstance(value, str):
+        return Response(value)
+    if isinstance(value, bytes | bytearray):
+        return Response(bytes(value), mimetype="application/octet-stream")
+    if isinstance(value, dict | list):
+        return JSONResponse(value)
+    raise TypeError(
+        f"{source} returned {type(value).__name__} {value!r:.80}; a view must return a "
+        "Response, str, bytes, dict, list, or a (body, status[, headers]) tuple."
+    )
