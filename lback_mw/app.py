@@ -82,9 +82,7 @@ class App:
 
     # -- serving -------------------------------------------------------------
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
 
     def _core_wsgi(
@@ -113,7 +111,10 @@ class App:
 
     @_setup_method
     def route(
-        self, rule: str, methods: Iterable[str] | None = None, endpoint: str | None = None,
+        self,
+        rule: str,
+        methods: Iterable[str] | None = None,
+        endpoint: str | None = None,
         **options: Any,
     ) -> Callable[[View], View]:
         """Register a view: ``@app.route("/users/<int:id>", methods=["GET"])``."""
@@ -217,9 +218,7 @@ class App:
         provide("app", self, description="the App")
         provide(
             "db_session",
-            factory=lambda: session_factory(
-                database_url(settings.DATABASE_URL, settings.BASE_DIR)
-            ),
+            factory=lambda: session_factory(database_url(settings.DATABASE_URL, settings.BASE_DIR)),
             description="SQLAlchemy session factory on DATABASE_URL",
         )
         template_dirs = [settings.BASE_DIR / Path(d) for d in settings.TEMPLATE_DIRS]
@@ -234,8 +233,10 @@ class App:
 
 
 def _is_function(obj: Any) -> bool:
-    return callable(obj) and not hasattr(obj, "dispatch") and not any(
-        hasattr(obj, name) for name in ("process_request", "process_response")
+    return (
+        callable(obj)
+        and not hasattr(obj, "dispatch")
+        and not any(hasattr(obj, name) for name in ("process_request", "process_response"))
     )
 
 
@@ -256,9 +257,7 @@ def _function_layer(label: str, function: Callable[..., Any], hook: str) -> Laye
     return Layer(label, path, _FunctionHook(function, hook), "hooks", (hook,))
 
 
-def create_app(
-    settings: Any = None, *, dependencies: Mapping[str, Any] | None = None
-) -> App:
+def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None = None) -> App:
     """Build the app: load settings, then import, validate and build every middleware.
 
     :param settings: a dotted module path, a ``.yaml``/``.yml`` path, a module, a
@@ -290,7 +289,8 @@ def create_app(
     )
     app._rebuild()
     logging.getLogger("lback_mw.app").debug(
-        "App built with %d middleware: %s", len(app.configured_middleware),
+        "App built with %d middleware: %s",
+        len(app.configured_middleware),
         ", ".join(layer.path for layer in app.configured_middleware),
     )
     return app
@@ -310,4 +310,3 @@ def _load_routes(dotted: str) -> list[Route]:
                 f"ROUTES ({dotted!r}): routes[{index}] is {route!r}, not a lback_mw.Route."
             )
     return list(routes)
-

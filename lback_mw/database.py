@@ -24,8 +24,7 @@ def session_factory(url: str) -> sessionmaker[Session]:
         raise ImproperlyConfigured(f"DATABASE_URL {_redacted(url)} is not usable: {exc}") from exc
     except ImportError as exc:
         raise ImproperlyConfigured(
-            f"DATABASE_URL {_redacted(url)} needs a database driver that is not "
-            f"installed: {exc}"
+            f"DATABASE_URL {_redacted(url)} needs a database driver that is not installed: {exc}"
         ) from exc
     return sessionmaker(bind=engine)
 

@@ -41,22 +41,26 @@ class ErrorResponder:
             except Exception as handler_exc:
                 logger.exception(
                     "Error handler %s raised while handling %s on %s %r",
-                    _name(handler), type(exc).__name__, request.method, request.path,
+                    _name(handler),
+                    type(exc).__name__,
+                    request.method,
+                    request.path,
                 )
                 return self._internal_error(handler_exc)
         if isinstance(exc, HTTPException):
             response = exc.get_response(request.environ)
             return Response.force_type(response, request.environ)
-        logger.error(
-            "Unhandled exception on %s %r", request.method, request.path, exc_info=exc
-        )
+        logger.error("Unhandled exception on %s %r", request.method, request.path, exc_info=exc)
         return self._internal_error(exc)
 
     def bad_return(self, request: Request, where: str, value: Any) -> WerkzeugResponse:
         """A hook returned something that is not a response: log it and answer 500."""
         logger.error(
             "%s returned %s, expected a Response, on %s %r; answering 500.",
-            where, type(value).__name__, request.method, request.path,
+            where,
+            type(value).__name__,
+            request.method,
+            request.path,
         )
         return self._internal_error(
             TypeError(f"{where} returned {type(value).__name__}, expected a Response")

@@ -24,5 +24,14 @@ class MiddlewareNotUsed(Exception):
 
 def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    pool = list(candidates)
+    # difflib scores swapped letters poorly ("tsets" is closer to "test" than to
+    # "tests" for it), so a different case or a transposition is tried first.
+    folded = name.casefold()
+    letters = sorted(folded)
+    matches = (
+        [c for c in pool if c.casefold() == folded]
+        or [c for c in pool if sorted(c.casefold()) == letters]
+        or difflib.get_close_matches(name, pool, n=1, cutoff=cutoff)
+    )
     return f" Did you mean {matches[0]!r}?" if matches else ""

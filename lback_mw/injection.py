@@ -147,18 +147,15 @@ def bind_arguments(
         (the wrapped app of a WSGI middleware).
     """
     try:
-        signature = inspect.signature(target, eval_str=True)
-    except (NameError, TypeError, SyntaxError) as exc:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError) as exc:
         raise ImproperlyConfigured(
-            f"{label}: cannot read the constructor signature ({type(exc).__name__}: {exc}). "
-            "Check that every type annotation names something importable."
+            f"{label}: cannot read the constructor signature ({type(exc).__name__}: {exc})."
         ) from exc
     parameters = list(signature.parameters.values())
     if skip_first and parameters:
         parameters = parameters[1:]
-    named = [
-        p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
+    named = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     takes_var_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters)
     names = {p.name for p in named}
 
@@ -174,7 +171,7 @@ def bind_arguments(
     bound = BoundArguments()
     for param in named:
         if param.name in params:
-            value = _validate(param, params[param.name], label)
+            value = _validate(param, _annotation(param, target), params[param.name], label)
             bound.kwargs[param.name] = bound.params[param.name] = value
             if param.name in registry:
                 bound.overridden.append(param.name)
@@ -199,18 +196,43 @@ def bind_arguments(
     return bound
 
 
-def _validate(param: inspect.Parameter, value: Any, label: str) -> Any:
-    if param.annotation is param.empty or param.annotation is Any:
-        return value
-    adapter = _adapter(param.annotation)
+def _annotation(param: inspect.Parameter, target: Callable[..., Any]) -> Any:
+    """The parameter's annotation as an object, or ``Any`` if it cannot be evaluated.
+
+    Annotations may be strings (``from __future__ import annotations``) naming
+    types imported only under ``TYPE_CHECKING`` (werkzeug's ProxyFix does this);
+    those cannot be checked at run time, so they are not.
+    """
+    annotation = param.annotation
+    if annotation is param.empty:
+        return Any
+    if not isinstance(annotation, str):
+        return annotation
+    function = inspect.unwrap(getattr(target, "__init__", target))
+    namespace = getattr(function, "__globals__", {})
     try:
-        return adapter.validate_python(value)
+        return eval(annotation, namespace)
+    except Exception:
+        return Any
+
+
+def _validate(param: inspect.Parameter, annotation: Any, value: Any, label: str) -> Any:
+    if annotation is Any:
+        return value
+    adapter = _adapter(annotation)
+    try:
+        validated = adapter.validate_python(value)
     except ValidationError as exc:
         reasons = "; ".join(err["msg"] for err in exc.errors())
         raise ImproperlyConfigured(
-            f"{label}: parameter {param.name!r} expects {_type_name(param.annotation)}, "
+            f"{label}: parameter {param.name!r} expects {_type_name(annotation)}, "
             f"got {value!r}: {reasons}."
         ) from exc
+    # pydantic rebuilds containers even when nothing needed coercing; keep the
+    # caller's object then, so a list or dict passed in Python settings stays shared.
+    if type(validated) is type(value) and validated == value:
+        return value
+    return validated
 
 
 def _adapter(annotation: Any) -> TypeAdapter[Any]:

@@ -59,9 +59,23 @@ def wrap_wsgi_middlewares(
         where = f"{label} ({path!r})"
         cls = _require_class(target, where)
         bound = bind_arguments(cls, params, registry, where, owner=cls, skip_first=True)
-        resolved.append((cls, where, Layer(label, path, None, "wsgi", ("__call__",),
-                                           bound.params, bound.injected, bound.overridden),
-                         bound.kwargs))
+        resolved.append(
+            (
+                cls,
+                where,
+                Layer(
+                    label,
+                    path,
+                    None,
+                    "wsgi",
+                    ("__call__",),
+                    bound.params,
+                    bound.injected,
+                    bound.overridden,
+                ),
+                bound.kwargs,
+            )
+        )
     layers: list[Layer] = []
     for cls, where, layer, kwargs in reversed(resolved):
         try:
@@ -80,6 +94,8 @@ def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any]]:
     params: Any = {}
     target = entry
     if isinstance(entry, Mapping):
+        if isinstance(entry.get("class"), str):
+            label = f"{label} ({entry['class']!r})"
         unknown = [key for key in entry if key not in _ENTRY_KEYS]
         if unknown:
             key = str(unknown[0])
@@ -175,8 +191,7 @@ def _explain_import_failure(path: str) -> str:
         candidates |= {info.name for info in pkgutil.iter_modules(module.__path__)}
     what = "attribute" if depth == len(parts) else "attribute or submodule"
     return (
-        f"module {module.__name__!r} has no {what} {missing!r}."
-        f"{did_you_mean(missing, candidates)}"
+        f"module {module.__name__!r} has no {what} {missing!r}.{did_you_mean(missing, candidates)}"
     )
 
 
@@ -219,7 +234,8 @@ def _call_next_method(cls: type, where: str) -> str | None:
     else:
         return None
     positional = [
-        p for p in list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
+        p
+        for p in list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     if len(positional) != 2:
@@ -274,5 +290,6 @@ def instantiate(
         raise ImproperlyConfigured(
             f"{where}: its constructor raised {type(exc).__name__}: {exc}"
         ) from exc
-    return Layer(label, path, instance, style, hooks, bound.params, bound.injected,
-                 bound.overridden)
+    return Layer(
+        label, path, instance, style, hooks, bound.params, bound.injected, bound.overridden
+    )

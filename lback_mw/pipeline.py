@@ -133,9 +133,7 @@ class _HookRun:
             response = result
         return response
 
-    def _handle_exception(
-        self, request: Request, exc: Exception, entered: int
-    ) -> WerkzeugResponse:
+    def _handle_exception(self, request: Request, exc: Exception, entered: int) -> WerkzeugResponse:
         for hook in self._exception_hooks[entered]:
             try:
                 result = hook(request, exc)
@@ -155,8 +153,8 @@ class _CallNextLayer:
 
     def __init__(self, layer: Layer, inner: Handler, errors: ErrorResponder) -> None:
         method = layer.hooks[0]
-        self._dispatch = getattr(layer.instance, method) if method == "dispatch" else (
-            layer.instance
+        self._dispatch = (
+            getattr(layer.instance, method) if method == "dispatch" else (layer.instance)
         )
         self._inner = inner
         self._errors = errors

@@ -77,7 +77,10 @@ class Router:
                 by_method.setdefault(method, endpoint)
 
     def route(
-        self, rule: str, methods: Iterable[str] | None = None, endpoint: str | None = None,
+        self,
+        rule: str,
+        methods: Iterable[str] | None = None,
+        endpoint: str | None = None,
         **options: Any,
     ) -> Callable[[View], View]:
         """Decorator form of :meth:`add`."""
@@ -121,7 +124,12 @@ class Router:
         return Response(status=200, headers={"Allow": ", ".join(sorted(allowed))})
 
     def url_for(
-        self, endpoint: str, /, *, request: Request | None = None, _external: bool = False,
+        self,
+        endpoint: str,
+        /,
+        *,
+        request: Request | None = None,
+        _external: bool = False,
         **values: Any,
     ) -> str:
         """Build the URL of ``endpoint``; with a request, for its host and script root."""
@@ -146,7 +154,11 @@ class Router:
     @staticmethod
     def _is_static(rule: Rule) -> bool:
         return not (
-            rule.arguments or rule.defaults or rule.redirect_to or rule.host
-            or rule.subdomain or rule.websocket or rule.build_only
+            rule.arguments
+            or rule.defaults
+            or rule.redirect_to
+            or rule.host
+            or rule.subdomain
+            or rule.websocket
+            or rule.build_only
         )
-

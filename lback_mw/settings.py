@@ -114,11 +114,11 @@ class Settings(BaseSettings):
             if not (name.isupper() and name.isidentifier()):
                 raise ValueError(
                     f"setting {name!r} is not an upper-case name; settings are "
-                    f"upper-case, like DEBUG.{did_you_mean(name.upper(), self.model_fields)}"
+                    f"upper-case, like DEBUG.{did_you_mean(name.upper(), type(self).model_fields)}"
                 )
             # A near-miss of a built-in name (MIDDLEWARE, DATABASE_URI) would otherwise
             # be kept as a project setting and silently ignored.
-            suggestion = did_you_mean(name, self.model_fields, cutoff=0.85)
+            suggestion = did_you_mean(name, type(self).model_fields, cutoff=0.85)
             if suggestion:
                 raise ValueError(
                     f"{name!r} is not a setting lback_mw knows, and it is so close to one "
@@ -140,8 +140,9 @@ def load_settings(source: Any = None) -> Settings:
     if isinstance(source, Settings):
         return source
     if isinstance(source, ModuleType):
-        return _build(_module_values(source), f"settings module {source.__name__!r}",
-                      _module_dir(source))
+        return _build(
+            _module_values(source), f"settings module {source.__name__!r}", _module_dir(source)
+        )
     if isinstance(source, Mapping):
         return _build(dict(source), "settings dict", None)
     if isinstance(source, str | os.PathLike):
@@ -159,8 +160,11 @@ def _load_named(name: str) -> Settings:
     if suffix in YAML_SUFFIXES:
         return _build(_yaml_values(path), f"settings file {name!r}", path.resolve().parent)
     if suffix == ".py" and looks_like_file:
-        return _build(_module_values(_module_from_file(path)), f"settings file {name!r}",
-                      path.resolve().parent)
+        return _build(
+            _module_values(_module_from_file(path)),
+            f"settings file {name!r}",
+            path.resolve().parent,
+        )
     if suffix in _OTHER_FILE_SUFFIXES or looks_like_file:
         raise ImproperlyConfigured(
             f"Settings file {name!r} has a type lback_mw cannot read ({suffix or 'no suffix'}). "
@@ -225,9 +229,7 @@ def _yaml_values(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ImproperlyConfigured(
-            f"Settings file {str(path)!r} is not valid YAML: {exc}"
-        ) from exc
+        raise ImproperlyConfigured(f"Settings file {str(path)!r} is not valid YAML: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -263,4 +265,3 @@ def _describe(error: Mapping[str, Any]) -> str:
     got = error.get("input")
     shown = "" if error.get("type") == "value_error" else f", got {got!r}"
     return f"{field}{where}: {message}{shown}{hint}"
-

@@ -43,8 +43,6 @@ class TemplateRenderer:
             ) from exc
         return template.render(**context)
 
-    def render_response(
-        self, name: str, /, status: int = 200, **context: Any
-    ) -> Response:
+    def render_response(self, name: str, /, status: int = 200, **context: Any) -> Response:
         """Render template ``name`` into an HTML :class:`~lback_mw.Response`."""
         return Response(self.render(name, **context), status=status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from werkzeug.middleware.lint import LintMiddleware
@@ -39,13 +40,19 @@ class Client(_WerkzeugClient):
         self.app = app
 
 
-def make_app(settings: dict[str, Any] | None = None, /, **overrides: Any) -> App:
+def make_app(
+    settings: dict[str, Any] | None = None,
+    /,
+    *,
+    dependencies: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> App:
     """``make_app(MIDDLEWARES=[...], DEBUG=True)``: an app from settings given inline.
 
     Starts from :data:`TEST_SETTINGS` (a test ``SECRET_KEY``), then ``settings``,
-    then ``overrides``.
+    then the upper-case ``overrides``; ``dependencies`` go to :func:`create_app`.
     """
-    return create_app({**TEST_SETTINGS, **(settings or {}), **overrides})
+    return create_app({**TEST_SETTINGS, **(settings or {}), **overrides}, dependencies=dependencies)
 
 
 def make_client(settings: dict[str, Any] | None = None, /, **overrides: Any) -> Client:

@@ -58,9 +58,7 @@ class JSONResponse(Response):
 
     default_mimetype = "application/json"
 
-    def __init__(
-        self, data: Any, status: int = 200, headers: HeadersLike | None = None
-    ) -> None:
+    def __init__(self, data: Any, status: int = 200, headers: HeadersLike | None = None) -> None:
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_json_default)
         super().__init__(body, status=status, headers=headers)
 

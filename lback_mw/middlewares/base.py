@@ -29,9 +29,7 @@ class Middleware(Protocol):
         self, request: Request, response: WerkzeugResponse
     ) -> WerkzeugResponse: ...
 
-    def process_exception(
-        self, request: Request, exc: Exception
-    ) -> WerkzeugResponse | None: ...
+    def process_exception(self, request: Request, exc: Exception) -> WerkzeugResponse | None: ...
 
 
 class BaseMiddleware:
@@ -59,9 +57,7 @@ class BaseMiddleware:
         """Runs before the view, in list order; return a response to short-circuit."""
         return None
 
-    def process_response(
-        self, request: Request, response: WerkzeugResponse
-    ) -> WerkzeugResponse:
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
         """Runs after the view, in reverse list order; return the (new) response."""
         return response
 

@@ -1,0 +1,18 @@
+"""Factories named in DEPENDENCIES by the injection tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lback_mw import Settings
+
+calls: list[str] = []
+
+
+def make_greeter(config: Settings) -> Any:
+    calls.append("make_greeter")
+    prefix = getattr(config, "GREETING", "hello")
+    return lambda name: f"{prefix} {name}"
+
+
+GREETING_TABLE = {"en": "hello"}

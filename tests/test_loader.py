@@ -1,0 +1,298 @@
+"""The loader's error matrix: every bad entry gets a message naming entry, path and reason."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lback_mw import App, ImproperlyConfigured
+from lback_mw.testing import make_app
+from tests import sample_middlewares
+from tests.sample_middlewares import (
+    ConfigMiddleware,
+    HeaderMiddleware,
+    KwargsMiddleware,
+    LimitMiddleware,
+    PlainHooks,
+)
+
+SAMPLES = "tests.sample_middlewares"
+
+
+def _error(entry: Any, position: int = 0) -> str:
+    entries: list[Any] = [f"{SAMPLES}.KwargsMiddleware"] * position + [entry]
+    with pytest.raises(ImproperlyConfigured) as info:
+        make_app(MIDDLEWARES=entries)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragments"),
+    [
+        pytest.param(
+            "tests.sample_middlewarez.HeaderMiddleware",
+            [
+                "no attribute or submodule 'sample_middlewarez'",
+                "Did you mean 'sample_middlewares'?",
+            ],
+            id="misspelt module",
+        ),
+        pytest.param(
+            "tsets.sample_middlewares.HeaderMiddleware",
+            ["no module named 'tsets'", "Did you mean 'tests'?"],
+            id="misspelt top-level package",
+        ),
+        pytest.param(
+            f"{SAMPLES}.HeaderMiddlware",
+            [
+                f"module '{SAMPLES}' has no attribute 'HeaderMiddlware'",
+                "Did you mean 'HeaderMiddleware'?",
+            ],
+            id="misspelt class",
+        ),
+        pytest.param(
+            f"{SAMPLES}.not_a_class",
+            ["resolves to the function 'not_a_class', not a class", "@app.middleware"],
+            id="function instead of class",
+        ),
+        pytest.param(
+            f"{SAMPLES}.INSTANCE",
+            ["resolves to a PlainHooks instance, not a class"],
+            id="instance instead of class",
+        ),
+        pytest.param("tests", ["is not a dotted path"], id="no dot"),
+        pytest.param(
+            "tests.sample_middlewares",
+            ["resolves to a module, not a class"],
+            id="module instead of class",
+        ),
+        pytest.param(
+            f"{SAMPLES}.HeaderMiddleware",
+            ["required parameter 'header' has no value", "Known dependencies: app, config"],
+            id="missing required parameter",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "params": {"header": "X", "valeu": "1"}},
+            [
+                "unknown parameter 'valeu' in params",
+                "Did you mean 'value'?",
+                "The constructor accepts: header, value.",
+            ],
+            id="unknown parameter with suggestion",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.LimitMiddleware", "params": {"max_requests": "lots"}},
+            ["parameter 'max_requests' expects int, got 'lots'", "valid integer"],
+            id="uncoercible value",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.LimitMiddleware", "params": {"max_requests": 1, "paths": "/api"}},
+            ["parameter 'paths' expects", "got '/api'"],
+            id="string where a list is expected",
+        ),
+        pytest.param(
+            f"{SAMPLES}.NeedsDbMiddleware",
+            [
+                "required parameter 'db_sesion' has no value",
+                "Did you mean 'db_session'?",
+                "Known dependencies: app, config, db_session, logger, router, settings, "
+                "template_renderer.",
+            ],
+            id="unknown dependency lists the names that exist",
+        ),
+        pytest.param(
+            f"{SAMPLES}.NoHooks",
+            ["NoHooks implements no middleware hook", "process_request"],
+            id="class without hooks",
+        ),
+        pytest.param(
+            f"{SAMPLES}.AsyncHook",
+            ["AsyncHook.process_request is defined with 'async def'", "WSGI core"],
+            id="coroutine hook",
+        ),
+        pytest.param(
+            f"{SAMPLES}.BothStyles",
+            ["defines both process_* hooks (process_request) and dispatch"],
+            id="two styles at once",
+        ),
+        pytest.param(
+            f"{SAMPLES}.WsgiWrapper",
+            ["is a WSGI middleware", "WSGI_MIDDLEWARES"],
+            id="WSGI wrapper in MIDDLEWARES",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "param": {"header": "X"}},
+            ["unknown key 'param' in a middleware dict", "Did you mean 'params'?"],
+            id="dict with misspelt key",
+        ),
+        pytest.param(
+            {"params": {}}, ["a middleware dict needs a 'class' key"], id="dict without class"
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "params": ["X"]},
+            ["'params' must be a mapping", "got list ['X']"],
+            id="params not a mapping",
+        ),
+        pytest.param(42, ["expected a dotted path string", "got int 42"], id="wrong entry type"),
+        pytest.param(
+            {"class": f"{SAMPLES}.SelfCheckingMiddleware", "params": {"mode": "bad"}},
+            ["mode 'bad' is not supported; use 'ok'"],
+            id="middleware's own ImproperlyConfigured",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.SelfCheckingMiddleware", "params": {"mode": "crash"}},
+            ["its constructor raised ValueError: boom while building"],
+            id="constructor crash",
+        ),
+    ],
+)
+def test_loader_errors_name_entry_path_and_reason(entry: Any, fragments: list[str]) -> None:
+    message = _error(entry, position=2)
+    path = entry.get("class", "") if isinstance(entry, dict) else entry
+    assert message.startswith("MIDDLEWARES[2]")
+    if isinstance(path, str) and "." in path:
+        assert repr(path) in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_module_that_fails_to_import_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_mw.py").write_text("import not_installed_package_xyz\n")
+    (tmp_path / "raising_mw.py").write_text("raise RuntimeError('bad module state')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    message = _error("broken_mw.Thing")
+    assert "importing module 'broken_mw' failed" in message
+    assert "not_installed_package_xyz" in message
+    message = _error("raising_mw.Thing")
+    assert "RuntimeError: bad module state" in message
+    for name in ("broken_mw", "raising_mw"):
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({"max_requests": "100"}, (100, 1.0, [], True), id="str to int"),
+        pytest.param(
+            {"max_requests": 5, "ratio": "0.5", "enabled": "false"},
+            (5, 0.5, [], False),
+            id="str to float and bool",
+        ),
+        pytest.param(
+            {"max_requests": 1, "paths": ("/a", "/b")},
+            (1, 1.0, ["/a", "/b"], True),
+            id="tuple to list",
+        ),
+    ],
+)
+def test_params_are_coerced_against_annotations(
+    params: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    app = make_app(MIDDLEWARES=[{"class": f"{SAMPLES}.LimitMiddleware", "params": params}])
+    instance = app.configured_middleware[0].instance
+    assert isinstance(instance, LimitMiddleware)
+    assert (instance.max_requests, instance.ratio, instance.paths, instance.enabled) == expected
+
+
+def test_every_entry_form_loads(app_factory: Callable[..., App]) -> None:
+    app = app_factory(
+        MIDDLEWARES=[
+            f"{SAMPLES}.KwargsMiddleware",
+            {"class": f"{SAMPLES}.HeaderMiddleware", "params": {"header": "X-One"}},
+            {"class": HeaderMiddleware, "params": {"header": "X-Two", "value": "2"}},
+            PlainHooks,
+        ]
+    )
+    layers = app.configured_middleware
+    assert [layer.label for layer in layers] == [f"MIDDLEWARES[{i}]" for i in range(4)]
+    assert [layer.path for layer in layers] == [
+        f"{SAMPLES}.KwargsMiddleware",
+        f"{SAMPLES}.HeaderMiddleware",
+        f"{SAMPLES}.HeaderMiddleware",
+        f"{SAMPLES}.PlainHooks",
+    ]
+    assert [layer.hooks for layer in layers] == [
+        ("process_request",),
+        ("process_response",),
+        ("process_response",),
+        ("process_response",),
+    ]
+    app.route("/")(lambda request: "ok")
+    response = app.test_client().get("/")
+    assert (response.headers["X-One"], response.headers["X-Two"]) == ("on", "2")
+    assert response.headers["X-Plain"] == "1"
+
+
+def test_params_without_init_become_attributes() -> None:
+    app = make_app(MIDDLEWARES=[{"class": KwargsMiddleware, "params": {"greeting": "hi"}}])
+    layer = app.configured_middleware[0]
+    assert layer.instance.greeting == "hi"
+    assert layer.params == {"greeting": "hi"}
+
+
+def test_dependencies_are_injected_by_name_and_recorded() -> None:
+    app = make_app(MIDDLEWARES=[ConfigMiddleware])
+    layer = app.configured_middleware[0]
+    instance = layer.instance
+    assert isinstance(instance, ConfigMiddleware)
+    assert instance.config is app.settings
+    assert instance.router is app.router
+    assert instance.app is app
+    assert instance.logger.name == "tests.sample_middlewares"
+    assert layer.injected == ["config", "router", "logger", "app"]
+    assert layer.overridden == []
+
+
+def test_params_win_over_a_dependency_of_the_same_name() -> None:
+    sentinel = object()
+    app = make_app(MIDDLEWARES=[{"class": ConfigMiddleware, "params": {"router": sentinel}}])
+    layer = app.configured_middleware[0]
+    assert layer.instance.router is sentinel
+    assert layer.overridden == ["router"]
+    assert "router" not in layer.injected
+
+
+def test_wsgi_middlewares_wrap_the_whole_app(app_factory: Callable[..., App]) -> None:
+    app = app_factory(
+        WSGI_MIDDLEWARES=[
+            {"class": "werkzeug.middleware.proxy_fix.ProxyFix", "params": {"x_for": "1"}},
+            {"class": f"{SAMPLES}.WsgiWrapper", "params": {"header": "X-Outer"}},
+        ]
+    )
+    app.route("/ip")(lambda request: request.remote_addr or "")
+    response = app.test_client().get(
+        "/ip", headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    assert response.text == "203.0.113.7"
+    assert response.headers["X-Outer"] == "yes"
+    assert [layer.label for layer in app.wsgi_middleware] == [
+        "WSGI_MIDDLEWARES[0]",
+        "WSGI_MIDDLEWARES[1]",
+    ]
+    assert app.wsgi_middleware[0].params == {"x_for": 1}  # coerced from "1"
+
+
+def test_wsgi_middleware_errors_name_the_entry() -> None:
+    with pytest.raises(
+        ImproperlyConfigured,
+        match=re.escape(
+            "WSGI_MIDDLEWARES[0] ('werkzeug.middleware.proxy_fix.ProxyFix'): unknown parameter "
+            "'x_fro' in params. Did you mean 'x_for'?"
+        ),
+    ):
+        make_app(
+            WSGI_MIDDLEWARES=[
+                {"class": "werkzeug.middleware.proxy_fix.ProxyFix", "params": {"x_fro": 1}}
+            ]
+        )
+
+
+def test_sample_module_is_importable() -> None:
+    assert sample_middlewares.__name__ == SAMPLES

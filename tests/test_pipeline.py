@@ -1,0 +1,562 @@
+"""The Django-style order matrix: every hook call recorded, for every way a chain can go."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from lback_mw import App, BaseMiddleware, MiddlewareNotUsed, Request, Response
+from lback_mw.middlewares.base import CallNext
+from lback_mw.testing import Client
+
+CHAIN = 3
+
+
+class Recorder(BaseMiddleware):
+    """Logs every hook call as ``"<name>.<hook>"``; misbehaves on request."""
+
+    def __init__(
+        self,
+        name: str,
+        log: list[str],
+        short_circuit: bool = False,
+        raise_in: str | None = None,
+        bad_return_in: str | None = None,
+        handle_exception: bool = False,
+    ) -> None:
+        self.name = name
+        self.log = log
+        self.short_circuit = short_circuit
+        self.raise_in = raise_in
+        self.bad_return_in = bad_return_in
+        self.handle_exception = handle_exception
+
+    def process_request(self, request: Request) -> Any:
+        self.log.append(f"{self.name}.request")
+        if self.raise_in == "request":
+            raise RuntimeError(f"{self.name} failed")
+        if self.bad_return_in == "request":
+            return "not a response"
+        if self.short_circuit:
+            return Response(f"short-circuited by {self.name}", status=203)
+        return None
+
+    def process_response(self, request: Request, response: WerkzeugResponse) -> Any:
+        self.log.append(f"{self.name}.response:{response.status_code}")
+        if self.raise_in == "response":
+            raise RuntimeError(f"{self.name} failed")
+        if self.bad_return_in == "response":
+            return None
+        response.headers.add("X-Trail", self.name)
+        return response
+
+    def process_exception(self, request: Request, exc: Exception) -> Any:
+        self.log.append(f"{self.name}.exception:{exc}")
+        if self.handle_exception:
+            return Response(f"handled by {self.name}", status=418)
+        return None
+
+
+@dataclass
+class Scenario:
+    """One way through a chain of CHAIN recorders; ``expected()`` applies DESIGN.md's rules."""
+
+    short_at: int | None = None
+    raise_request_at: int | None = None
+    raise_response_at: int | None = None
+    bad_request_at: int | None = None
+    bad_response_at: int | None = None
+    view_raises: bool = False
+    handlers: frozenset[int] = field(default_factory=frozenset)
+
+    def params(self, index: int) -> dict[str, Any]:
+        raise_in = (
+            "request"
+            if index == self.raise_request_at
+            else "response"
+            if index == self.raise_response_at
+            else None
+        )
+        bad = (
+            "request"
+            if index == self.bad_request_at
+            else "response"
+            if index == self.bad_response_at
+            else None
+        )
+        return {
+            "name": f"m{index}",
+            "short_circuit": index == self.short_at,
+            "raise_in": raise_in,
+            "bad_return_in": bad,
+            "handle_exception": index in self.handlers,
+        }
+
+    def expected(self) -> tuple[list[str], int, list[str]]:
+        log: list[str] = []
+        status, entered, error = 200, CHAIN, None
+        for i in range(CHAIN):
+            log.append(f"m{i}.request")
+            if i == self.raise_request_at:
+                entered, error = i, f"m{i} failed"
+                break
+            if i == self.bad_request_at:
+                entered, status = i, 500
+                break
+            if i == self.short_at:
+                entered, status = i + 1, 203
+                break
+        else:
+            log.append("view")
+            if self.view_raises:
+                error = "view failed"
+        if error is not None:
+            status = 500
+            for i in reversed(range(entered)):
+                log.append(f"m{i}.exception:{error}")
+                if i in self.handlers:
+                    status = 418
+                    break
+        trail: list[str] = []
+        for i in reversed(range(entered)):
+            log.append(f"m{i}.response:{status}")
+            if i in (self.raise_response_at, self.bad_response_at):
+                status, trail = 500, []  # a fresh error response replaces the old one
+            else:
+                trail.append(f"m{i}")
+        return log, status, trail
+
+
+def _scenarios() -> Iterator[Any]:
+    yield pytest.param(Scenario(), id="all pass")
+    for i in range(CHAIN):
+        yield pytest.param(Scenario(short_at=i), id=f"short-circuit at m{i}")
+        yield pytest.param(Scenario(raise_request_at=i), id=f"process_request raises at m{i}")
+        yield pytest.param(Scenario(raise_response_at=i), id=f"process_response raises at m{i}")
+        yield pytest.param(Scenario(bad_request_at=i), id=f"process_request bad return at m{i}")
+        yield pytest.param(Scenario(bad_response_at=i), id=f"process_response bad return at m{i}")
+        yield pytest.param(
+            Scenario(view_raises=True, handlers=frozenset({i})), id=f"view raises, m{i} handles"
+        )
+        yield pytest.param(
+            Scenario(raise_request_at=i, handlers=frozenset({0})),
+            id=f"process_request raises at m{i}, m0 handles",
+        )
+    yield pytest.param(Scenario(view_raises=True), id="view raises, nobody handles")
+    yield pytest.param(
+        Scenario(view_raises=True, handlers=frozenset({0, 2})),
+        id="view raises, innermost handler wins",
+    )
+    yield pytest.param(
+        Scenario(short_at=1, raise_response_at=0), id="short at m1, m0 response raises"
+    )
+    yield pytest.param(
+        Scenario(view_raises=True, handlers=frozenset({1}), raise_response_at=2),
+        id="handled error, then a response hook raises",
+    )
+
+
+def _build(app_factory: Callable[..., App], scenario: Scenario, log: list[str]) -> App:
+    app = app_factory(
+        MIDDLEWARES=[{"class": Recorder, "params": scenario.params(i)} for i in range(CHAIN)],
+        dependencies={"log": log},
+    )
+
+    @app.route("/")
+    def view(request: Request) -> str:
+        log.append("view")
+        if scenario.view_raises:
+            raise RuntimeError("view failed")
+        return "view ran"
+
+    return app
+
+
+@pytest.mark.parametrize("scenario", list(_scenarios()))
+def test_order_matrix(
+    scenario: Scenario, app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    response = client_for(_build(app_factory, scenario, log)).get("/")
+    expected_log, expected_status, expected_trail = scenario.expected()
+    assert log == expected_log
+    assert response.status_code == expected_status
+    assert response.headers.getlist("X-Trail") == expected_trail
+
+
+def test_middleware_not_used_is_left_out_of_the_chain(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    app = app_factory(
+        MIDDLEWARES=[
+            {"class": Recorder, "params": {"name": "m0"}},
+            "tests.sample_middlewares.NotUsed",
+            {"class": Recorder, "params": {"name": "m1"}},
+        ],
+        dependencies={"log": log},
+    )
+    app.route("/")(lambda request: "ok")
+    assert client_for(app).get("/").status_code == 200
+    assert log == ["m0.request", "m1.request", "m1.response:200", "m0.response:200"]
+    assert [(s.label, s.reason) for s in app.skipped_middleware] == [
+        ("MIDDLEWARES[1]", "feature flag off")
+    ]
+
+
+def test_wrong_return_type_is_logged_with_class_and_method(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_factory(
+        MIDDLEWARES=[{"class": Recorder, "params": {"name": "m0", "bad_return_in": "response"}}],
+        dependencies={"log": []},
+    )
+    app.route("/")(lambda request: "ok")
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        response = client_for(app).get("/")
+    assert response.status_code == 500
+    assert "tests.test_pipeline.Recorder.process_response returned NoneType" in caplog.text
+
+
+def test_exception_page_reveals_nothing_without_debug(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_factory()
+
+    @app.route("/")
+    def boom(request: Request) -> str:
+        raise RuntimeError("secret database password")
+
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        response = client_for(app).get("/")
+    assert response.status_code == 500
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+    assert "secret database password" in caplog.text  # the log keeps the traceback
+    assert "Unhandled exception on GET '/'" in caplog.text
+
+
+def test_exception_page_shows_escaped_traceback_in_debug(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    app = app_factory(DEBUG=True)
+
+    @app.route("/")
+    def boom(request: Request) -> str:
+        raise RuntimeError("<script>x</script>")
+
+    response = client_for(app).get("/")
+    assert response.status_code == 500
+    assert "Traceback" in response.text
+    assert "RuntimeError: &lt;script&gt;x&lt;/script&gt;" in response.text
+    assert "<script>" not in response.text
+
+
+def test_http_exception_keeps_its_status_and_passes_process_exception(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    app = app_factory(
+        MIDDLEWARES=[{"class": Recorder, "params": {"name": "m0"}}], dependencies={"log": log}
+    )
+    response = client_for(app).get("/missing")
+    assert response.status_code == 404
+    assert response.headers.getlist("X-Trail") == ["m0"]
+    assert log[0] == "m0.request"
+    assert log[1].startswith("m0.exception:404 Not Found")
+    assert log[2] == "m0.response:404"
+
+
+def test_streaming_response_is_not_buffered(app_factory: Callable[..., App]) -> None:
+    produced: list[int] = []
+    app = app_factory(
+        MIDDLEWARES=[{"class": Recorder, "params": {"name": "m0"}}], dependencies={"log": []}
+    )
+
+    @app.route("/stream")
+    def stream(request: Request) -> Response:
+        def chunks() -> Iterator[bytes]:
+            for n in range(3):
+                produced.append(n)
+                yield f"chunk{n};".encode()
+
+        return Response(chunks(), mimetype="text/plain")
+
+    environ = EnvironBuilder("/stream").get_environ()
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+
+    body = app(environ, start_response)
+    assert statuses == ["200 OK"]
+    assert produced == []  # nothing was read while the pipeline ran
+    iterator = iter(body)
+    assert next(iterator) == b"chunk0;"
+    assert produced == [0]
+    assert b"".join(iterator) == b"chunk1;chunk2;"
+    getattr(body, "close", lambda: None)()
+
+
+class CallNextRecorder:
+    """A ``dispatch(request, call_next)`` middleware recording around call_next."""
+
+    def __init__(self, log: list[str], name: str = "c", raise_before: bool = False) -> None:
+        self.log = log
+        self.name = name
+        self.raise_before = raise_before
+
+    def dispatch(self, request: Request, call_next: CallNext) -> WerkzeugResponse:
+        self.log.append(f"{self.name}.before")
+        if self.raise_before:
+            raise RuntimeError(f"{self.name} failed")
+        response = call_next(request)
+        self.log.append(f"{self.name}.after:{response.status_code}")
+        response.headers.add("X-Trail", self.name)
+        return response
+
+
+def _mixed_app(
+    app_factory: Callable[..., App], log: list[str], view_raises: bool = False, **call_next: Any
+) -> App:
+    app = app_factory(
+        MIDDLEWARES=[
+            {"class": Recorder, "params": {"name": "m0"}},
+            {"class": CallNextRecorder, "params": call_next},
+            {"class": Recorder, "params": {"name": "m2"}},
+        ],
+        dependencies={"log": log},
+    )
+
+    @app.route("/")
+    def view(request: Request) -> str:
+        log.append("view")
+        if view_raises:
+            raise RuntimeError("view failed")
+        return "ok"
+
+    return app
+
+
+def test_call_next_middleware_sits_in_list_order(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    response = client_for(_mixed_app(app_factory, log)).get("/")
+    assert log == [
+        "m0.request",
+        "c.before",
+        "m2.request",
+        "view",
+        "m2.response:200",
+        "c.after:200",
+        "m0.response:200",
+    ]
+    assert response.headers.getlist("X-Trail") == ["m2", "c", "m0"]
+
+
+def test_call_next_returns_error_responses_instead_of_raising(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    response = client_for(_mixed_app(app_factory, log, view_raises=True)).get("/")
+    assert response.status_code == 500
+    assert log == [
+        "m0.request",
+        "c.before",
+        "m2.request",
+        "view",
+        "m2.exception:view failed",
+        "m2.response:500",
+        "c.after:500",
+        "m0.response:500",
+    ]
+
+
+def test_exception_in_dispatch_goes_to_outer_process_exception(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    response = client_for(_mixed_app(app_factory, log, raise_before=True)).get("/")
+    assert response.status_code == 500
+    assert log == ["m0.request", "c.before", "m0.exception:c failed", "m0.response:500"]
+
+
+def test_function_middleware_hooks_and_use_interleave_in_documented_order(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    app = app_factory(
+        MIDDLEWARES=[{"class": Recorder, "params": {"name": "m0"}}], dependencies={"log": log}
+    )
+
+    @app.before_request
+    def first_before(request: Request) -> None:
+        log.append("before1")
+
+    @app.before_request
+    def second_before(request: Request) -> None:
+        log.append("before2")
+
+    @app.after_request
+    def first_after(response: WerkzeugResponse) -> WerkzeugResponse:
+        log.append("after1")
+        return response
+
+    @app.after_request
+    def second_after(response: WerkzeugResponse) -> WerkzeugResponse:
+        log.append("after2")
+        return response
+
+    @app.middleware
+    def timing(request: Request, call_next: CallNext) -> WerkzeugResponse:
+        log.append("fn.before")
+        response = call_next(request)
+        log.append("fn.after")
+        return response
+
+    app.use(CallNextRecorder(log, name="used"))
+    app.use(Recorder, name="m9", log=log)
+
+    @app.route("/")
+    def view(request: Request) -> str:
+        log.append("view")
+        return "ok"
+
+    assert client_for(app).get("/").status_code == 200
+    assert log == [
+        "m0.request",
+        "fn.before",
+        "used.before",
+        "m9.request",
+        "before1",
+        "before2",
+        "view",
+        "after2",
+        "after1",
+        "m9.response:200",
+        "used.after:200",
+        "fn.after",
+        "m0.response:200",
+    ]
+
+
+def test_before_request_short_circuit_still_runs_after_request(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    app = app_factory()
+    seen: list[int] = []
+
+    @app.before_request
+    def deny(request: Request) -> Response:
+        return Response("denied", status=403)
+
+    @app.after_request
+    def record(response: WerkzeugResponse) -> WerkzeugResponse:
+        seen.append(response.status_code)
+        return response
+
+    app.route("/")(lambda request: "view must not run")
+    response = client_for(app).get("/")
+    assert (response.status_code, response.text, seen) == (403, "denied", [403])
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "expected"),
+    [
+        pytest.param(KeyError, "/key", "KeyError handler", id="by class"),
+        pytest.param(LookupError, "/key", "LookupError handler", id="by base class"),
+        pytest.param(404, "/missing", "404 handler", id="by status code"),
+        pytest.param(500, "/key", "500 handler", id="500 catches unhandled exceptions"),
+    ],
+)
+def test_errorhandler(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    key: Any,
+    path: str,
+    expected: str,
+) -> None:
+    app = app_factory()
+    name = key if isinstance(key, int) else key.__name__
+    app.errorhandler(key)(lambda request, exc: (f"{name} handler", 599))
+
+    @app.route("/key")
+    def lookup(request: Request) -> str:
+        raise KeyError("nope")
+
+    response = client_for(app).get(path)
+    assert (response.text, response.status_code) == (expected, 599)
+
+
+def test_errorhandler_for_status_beats_handler_for_exception_class(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    app = app_factory()
+    app.errorhandler(Exception)(lambda request, exc: "by class")
+    app.errorhandler(404)(lambda request, exc: ("by status", 404))
+    assert client_for(app).get("/missing").text == "by status"
+
+
+def test_failing_errorhandler_falls_back_to_500(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_factory()
+
+    @app.errorhandler(404)
+    def broken(request: Request, exc: Exception) -> str:
+        raise ValueError("handler bug")
+
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        response = client_for(app).get("/missing")
+    assert response.status_code == 500
+    assert "Error handler" in caplog.text
+    assert "broken" in caplog.text
+
+
+@pytest.mark.parametrize("entered", list(itertools.product([False, True], repeat=2)))
+def test_process_exception_exception_becomes_500(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    entered: tuple[bool, bool],
+) -> None:
+    class Faulty(BaseMiddleware):
+        def process_exception(self, request: Request, exc: Exception) -> None:
+            raise ValueError("exception handler broke")
+
+    app = app_factory(MIDDLEWARES=[Faulty] if entered[0] else [])
+    if entered[1]:
+        app.errorhandler(ValueError)(lambda request, exc: ("value error handled", 503))
+
+    @app.route("/")
+    def view(request: Request) -> str:
+        raise RuntimeError("view failed")
+
+    response = client_for(app).get("/")
+    expected = 503 if entered == (True, True) else 500
+    assert response.status_code == expected
+
+
+def test_middleware_not_used_raised_from_middleware_module(
+    app_factory: Callable[..., App],
+) -> None:
+    class Optional(BaseMiddleware):
+        def __init__(self) -> None:
+            raise MiddlewareNotUsed
+
+    app = app_factory(MIDDLEWARES=[Optional])
+    assert app.configured_middleware == []
+    assert app.skipped_middleware[0].reason == "raised MiddlewareNotUsed"

@@ -1,0 +1,208 @@
+"""Settings from every source, environment overrides, and the errors for bad files."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+from lback_mw import ImproperlyConfigured, Settings, create_app
+from lback_mw.settings import load_settings
+from tests import sample_settings
+
+YAML = """\
+DEBUG: false
+SECRET_KEY: yaml-secret-key-for-tests-only-0123456789
+MIDDLEWARES:
+  - tests.sample_middlewares.KwargsMiddleware
+  - class: tests.sample_middlewares.HeaderMiddleware
+    params:
+      header: X-From-Module
+APP_CUSTOM_HEADER: from-yaml
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _chain(settings: Settings) -> list[Any]:
+    return [entry if isinstance(entry, str) else entry["class"] for entry in settings.MIDDLEWARES]
+
+
+def test_dotted_module_path() -> None:
+    settings = load_settings("tests.sample_settings")
+    assert settings.APP_CUSTOM_HEADER == "from-module"  # type: ignore[attr-defined]
+    assert _chain(settings) == [
+        "tests.sample_middlewares.KwargsMiddleware",
+        "tests.sample_middlewares.HeaderMiddleware",
+    ]
+    assert Path(sample_settings.__file__).resolve().parent == settings.BASE_DIR
+    assert "helper_value" not in (settings.model_extra or {})
+
+
+def test_module_object() -> None:
+    settings = load_settings(sample_settings)
+    assert settings.SECRET_KEY == sample_settings.SECRET_KEY
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml"])
+def test_yaml_file(tmp_path: Path, suffix: str) -> None:
+    settings = load_settings(_write(tmp_path, f"settings{suffix}", YAML))
+    assert settings.APP_CUSTOM_HEADER == "from-yaml"  # type: ignore[attr-defined]
+    assert _chain(settings) == _chain(load_settings("tests.sample_settings"))
+    assert tmp_path.resolve() == settings.BASE_DIR
+
+
+def test_python_file_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, "conf.py", "DEBUG = True\nAPP_NAME = 'file'\n")
+    settings = load_settings(path)
+    assert (settings.DEBUG, settings.APP_NAME) == (True, "file")  # type: ignore[attr-defined]
+
+
+def test_dict_and_settings_instance() -> None:
+    settings = load_settings({"DEBUG": True, "APP_FLAG": 1})
+    assert settings.APP_FLAG == 1  # type: ignore[attr-defined]
+    assert load_settings(settings) is settings
+
+
+def test_lback_settings_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LBACK_SETTINGS", "tests.sample_settings")
+    app = create_app()
+    assert app.settings.APP_CUSTOM_HEADER == "from-module"  # type: ignore[attr-defined]
+    assert app.configured_middleware[0].path.endswith("KwargsMiddleware")
+
+
+def test_no_settings_at_all_is_explained() -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"No settings given.*LBACK_SETTINGS"):
+        load_settings(None)
+
+
+def test_environment_overrides_file_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LBACK_DEBUG", "1")
+    monkeypatch.setenv("LBACK_APP_CUSTOM_HEADER", "from-env")
+    monkeypatch.setenv("LBACK_MIDDLEWARES", '["tests.sample_middlewares.PlainHooks"]')
+    monkeypatch.setenv("LBACK_ALLOWED_HOSTS", '["example.com"]')
+    monkeypatch.setenv("LBACK_NEW_NAME", "only-in-env")
+    for source in ("tests.sample_settings", _write(tmp_path, "s.yaml", YAML)):
+        settings = load_settings(source)
+        assert settings.DEBUG is True
+        assert settings.APP_CUSTOM_HEADER == "from-env"  # type: ignore[attr-defined]
+        assert settings.MIDDLEWARES == ["tests.sample_middlewares.PlainHooks"]
+        assert settings.ALLOWED_HOSTS == ["example.com"]
+        assert settings.NEW_NAME == "only-in-env"  # type: ignore[attr-defined]
+
+
+def test_lback_settings_itself_is_not_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LBACK_SETTINGS", "tests.sample_settings")
+    assert "SETTINGS" not in (load_settings(None).model_extra or {})
+
+
+def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LBACK_DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings("tests.sample_settings")
+    message = str(info.value)
+    assert "settings module 'tests.sample_settings'" in message
+    assert "DEBUG" in message
+    assert "environment variable LBACK_DEBUG" in message
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings({"DEBUG": True})
+    with pytest.raises(pydantic.ValidationError):
+        settings.DEBUG = False  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("filename", "text", "fragments"),
+    [
+        pytest.param(
+            "settings.toml",
+            "DEBUG = true",
+            ["settings.toml'", "cannot read (.toml)"],
+            id="unknown file type",
+        ),
+        pytest.param(
+            "settings.yaml",
+            "DEBUG: [unclosed",
+            ["is not valid YAML", "line 1"],
+            id="YAML syntax error",
+        ),
+        pytest.param(
+            "settings.yaml",
+            "- DEBUG\n- true\n",
+            ["must hold a mapping", "not a list"],
+            id="YAML top level not a mapping",
+        ),
+        pytest.param(
+            "settings.yaml",
+            "DEBUG: true\nMIDDLEWARES: tests.sample_middlewares.X\n",
+            ["MIDDLEWARES: Input should be a valid list", "got 'tests.sample"],
+            id="MIDDLEWARES not a list",
+        ),
+        pytest.param(
+            "settings.yaml",
+            "DEBUG: false\n",
+            ["SECRET_KEY is empty while DEBUG is off", "LBACK_SECRET_KEY"],
+            id="empty SECRET_KEY without DEBUG",
+        ),
+        pytest.param(
+            "settings.yaml",
+            "DEBUG: true\nMIDDLEWARE: []\n",
+            ["'MIDDLEWARE' is not a setting lback_mw knows", "Did you mean 'MIDDLEWARES'?"],
+            id="near-miss of a built-in name",
+        ),
+        pytest.param(
+            "settings.yaml",
+            "DEBUG: true\ndebug: true\n",
+            ["setting 'debug' is not an upper-case name", "Did you mean 'DEBUG'?"],
+            id="lower-case name",
+        ),
+        pytest.param(
+            "settings.py",
+            "DEBUG = True\nraise ValueError('oops')\n",
+            ["Executing settings file", "ValueError: oops"],
+            id="python file raises",
+        ),
+    ],
+)
+def test_bad_settings_files_name_the_file_and_problem(
+    tmp_path: Path, filename: str, text: str, fragments: list[str]
+) -> None:
+    path = _write(tmp_path, filename, text)
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert filename in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_missing_files_and_modules(tmp_path: Path) -> None:
+    with pytest.raises(ImproperlyConfigured, match="does not exist"):
+        load_settings(str(tmp_path / "absent.yaml"))
+    with pytest.raises(ImproperlyConfigured, match=r"'tests\.no_such_settings' was not found"):
+        load_settings("tests.no_such_settings")
+    with pytest.raises(ImproperlyConfigured, match="Cannot read settings from int"):
+        load_settings(3)
+
+
+def test_debug_allows_an_empty_secret_key() -> None:
+    assert load_settings({"DEBUG": True}).SECRET_KEY == ""
+
+
+def test_template_dirs_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ImproperlyConfigured, match="TEMPLATE_DIRS names directories"):
+        create_app({"DEBUG": True, "BASE_DIR": tmp_path, "TEMPLATE_DIRS": ["missing"]})
+
+
+def test_settings_module_object_without_file() -> None:
+    module = types.ModuleType("generated")
+    module.DEBUG = True  # type: ignore[attr-defined]
+    assert load_settings(module).DEBUG is True
