@@ -196,10 +196,11 @@ class App:
         """The path for ``endpoint``; use ``request.url_for`` for host-aware URLs."""
         return self.router.url_for(endpoint, **values)
 
-    def test_client(self) -> Client:
+    def test_client(self, *, lint: bool = True) -> Client:
+        """A :class:`lback_mw.testing.Client`; requests are checked by werkzeug's linter."""
         from .testing import Client
 
-        return Client(self)
+        return Client(self, lint=lint)
 
     def close(self) -> None:
         """Release what dependencies hold (the database engine's connections)."""

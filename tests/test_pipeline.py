@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -299,7 +300,7 @@ def test_streaming_response_is_not_buffered(app_factory: Callable[..., App]) -> 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
         statuses.append(status)
 
-    body = app(environ, start_response)
+    body = LintMiddleware(app)(environ, start_response)
     assert statuses == ["200 OK"]
     assert produced == []  # nothing was read while the pipeline ran
     iterator = iter(body)

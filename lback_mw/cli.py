@@ -1,0 +1,467 @@
+"""The ``lback-mw`` command line: run, serve, check, middleware, routes.
+
+Modelled on Flask's ``cli.py``: one click group, one ``*_command`` function per
+command, and :func:`main` for the console script and ``python -m lback_mw``.
+Every command builds the app with :func:`~lback_mw.create_app`, so a command
+that starts is a command whose settings and middleware all loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from werkzeug.serving import is_running_from_reloader, run_simple
+
+from .app import App, create_app
+from .checks import check_app
+from .exceptions import ImproperlyConfigured
+from .layers import Layer
+from .settings import SETTINGS_ENV_VAR, YAML_SUFFIXES
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Parameter names whose values ``lback-mw middleware`` hides (after Django's
+#: ``SafeExceptionReporterFilter``): the output ends up in terminals, CI logs, tickets.
+_SECRET_PARAM = re.compile(
+    r"secret|passw|token|credential|signature|api_?key|private|(^|_)key$", re.IGNORECASE
+)
+#: The password in a URL such as ``redis://:hunter2@cache:6379/0``.
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]+@")
+_HIDDEN = "********"
+#: Longest parameter value shown in a table cell; ``--json`` has them in full.
+_MAX_VALUE_WIDTH = 40
+
+
+class SettingsError(click.ClickException):
+    """Bad settings: click prints ``Error: <message>`` to stderr and exits 1.
+
+    An :class:`~lback_mw.ImproperlyConfigured` message already names the culprit
+    and the fix; a traceback would only bury it.
+    """
+
+
+class ScriptInfo:
+    """Where the settings come from, shared by the group and its commands."""
+
+    def __init__(self) -> None:
+        #: ``--settings`` as given (the command's wins over the group's); ``None``
+        #: means :func:`~lback_mw.create_app` reads ``LBACK_SETTINGS``.
+        self.settings: str | None = None
+
+    def source(self) -> str | None:
+        """The settings source in effect, with a file path made absolute."""
+        source = self.settings or os.environ.get(SETTINGS_ENV_VAR) or None
+        if source is not None and os.path.isfile(source):
+            return os.path.abspath(source)
+        return source
+
+    def settings_file(self) -> str | None:
+        """The settings file, if the source is one, for the reloader to watch."""
+        source = self.source()
+        if (
+            source is not None
+            and source.lower().endswith((*YAML_SUFFIXES, ".py"))
+            and (os.path.isfile(source))
+        ):
+            return source
+        return None
+
+    def load_app(self) -> App:
+        """Build the app, turning a configuration error into a clean exit 1."""
+        # Flask does the same: the console script's sys.path[0] is its bin
+        # directory, so 'myproject.settings' would not import from the project root.
+        cwd = os.getcwd()
+        if cwd not in sys.path and "" not in sys.path:
+            sys.path.insert(0, cwd)
+        try:
+            return create_app(self.settings)
+        except ImproperlyConfigured as exc:
+            raise SettingsError(str(exc)) from None
+
+
+pass_info = click.make_pass_decorator(ScriptInfo, ensure=True)
+
+
+def _remember_settings(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(ScriptInfo).settings = value
+
+
+def settings_option(function: F) -> F:
+    """``--settings``, accepted by the group and by every command (the command's wins)."""
+    return click.option(
+        "--settings",
+        metavar="SOURCE",
+        expose_value=False,
+        callback=_remember_settings,
+        help=f"Settings: a dotted module path (myproject.settings), a .py file or a "
+        f".yaml/.yml file. Default: the {SETTINGS_ENV_VAR} environment variable.",
+    )(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@settings_option
+@click.version_option(package_name="lback_mw")
+def cli() -> None:
+    """Run and inspect a lback_mw app.
+
+    Settings come from --settings (before or after the command name) or from
+    the LBACK_SETTINGS environment variable. The current directory is
+    importable, so run it from the project root:
+
+    \b
+        lback-mw --settings myproject.settings check
+    """
+
+
+@click.command("run", short_help="Run the development server.")
+@settings_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on; 0.0.0.0 exposes the server to your network.",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Restart when a Python file or the settings file changes.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Turn on werkzeug's interactive debugger (PIN-protected, but it runs "
+    "code: keep it on localhost).",
+)
+@pass_info
+def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: bool) -> None:
+    """Run the werkzeug development server; never use it in production (see serve)."""
+    app: WSGIApplication
+    try:
+        app = info.load_app()
+    except SettingsError as exc:
+        if not is_running_from_reloader():
+            raise
+        # A typo saved while the server runs: keep the reloader alive so the next
+        # save brings the app back, and say what is wrong on every request.
+        click.echo(f"Error: {exc.message}", err=True)
+        app = _broken_app(exc.message)
+    settings_file = info.settings_file()
+    run_simple(
+        host,
+        port,
+        app,
+        use_reloader=reload,
+        use_debugger=debug,
+        use_evalex=debug,
+        threaded=True,
+        extra_files=[settings_file] if settings_file else None,
+    )
+
+
+def _broken_app(message: str) -> WSGIApplication:
+    body = (
+        f"lback_mw could not build the app:\n\n{message}\n\n"
+        "Fix the settings and save; the development server reloads.\n"
+    ).encode()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(
+            "500 Internal Server Error",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [body]
+
+    return app
+
+
+@click.command("serve", short_help="Serve with gunicorn (production, several workers).")
+@settings_option
+@click.option(
+    "--workers",
+    "-w",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes; each builds its own app from the settings.",
+)
+@click.option(
+    "--bind",
+    "-b",
+    multiple=True,
+    default=["127.0.0.1:8000"],
+    show_default=True,
+    help="HOST:PORT or unix:PATH to listen on; repeat for several.",
+)
+@click.option(
+    "--timeout",
+    "-t",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seconds a request may take before its worker is killed and replaced; 0 means never.",
+)
+@pass_info
+def serve_command(info: ScriptInfo, workers: int, bind: Sequence[str], timeout: int) -> None:
+    """Serve the app with gunicorn: one master process and --workers worker processes.
+
+    Put it behind a reverse proxy (nginx) when it faces the internet.
+    """
+    application = _gunicorn_application(
+        {"bind": list(bind), "workers": workers, "timeout": timeout, "proc_name": "lback-mw"}
+    )
+    # Build once here so a bad setting is one clear error and exit 1, instead of
+    # every worker failing to boot. This app is then dropped: see load() below.
+    info.load_app().close()
+    source = info.source()
+    if source is not None:
+        os.environ[SETTINGS_ENV_VAR] = source
+    application.run()
+
+
+def _gunicorn_application(options: dict[str, Any]) -> Any:
+    """A gunicorn application configured from code rather than gunicorn's own CLI."""
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:
+        raise click.ClickException(
+            "'lback-mw serve' runs gunicorn, which is not installed. Install it with: "
+            "pip install 'lback_mw[server]'  (or use 'lback-mw run' for development)."
+        ) from None
+
+    class Application(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> App:
+            # Called in each worker after the fork (no preload): each worker builds
+            # its own app from LBACK_SETTINGS, so what middleware constructors open
+            # (Redis clients, database engines, threads) is never shared between
+            # processes. Start-up errors were caught by the master already.
+            return create_app()
+
+    return Application()
+
+
+@click.command("check", short_help="Validate the settings and every middleware.")
+@settings_option
+@click.option(
+    "--fail-on-warning", is_flag=True, help="Exit with status 1 on warnings too (for CI)."
+)
+@pass_info
+def check_command(info: ScriptInfo, fail_on_warning: bool) -> None:
+    """Build the app, then warn about risky middleware orders and settings.
+
+    Exits 1 if the settings do not load (or on warnings, with --fail-on-warning).
+    """
+    app = info.load_app()
+    warnings = check_app(app)
+    for warning in warnings:
+        click.echo(f"WARNING {warning}")
+    counts = [
+        _count(len(app.chain), "middleware", "middleware"),
+        _count(len(app.wsgi_middleware), "WSGI wrapper"),
+        _count(len(app.skipped_middleware), "skipped entry", "skipped entries"),
+        _count(len(app.router.rules()), "route"),
+    ]
+    verdict = _count(len(warnings), "warning") if warnings else "no warnings"
+    click.echo(f"Settings loaded: {', '.join(counts)}; {verdict}.")
+    if warnings and fail_on_warning:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("middleware", short_help="Show the resolved middleware chain.")
+@settings_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@pass_info
+def middleware_command(info: ScriptInfo, as_json: bool) -> None:
+    """Show each layer of the chain, outermost first: where it was configured, its
+    class, params, injected dependencies, hooks, and when it runs.
+
+    "request" is the order in which process_request (or dispatch) runs on the way
+    in; "response" the order of process_response (or dispatch) on the way out.
+    WSGI wrappers run outside the whole chain.
+    """
+    app = info.load_app()
+    report = describe_middleware(app)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=repr))
+        return
+    if report["chain"]:
+        click.echo("Middleware chain, outermost first:")
+        rows = [
+            [
+                str(entry["position"]),
+                entry["label"],
+                entry["class"],
+                _params_cell(entry["params"], entry["overridden"]),
+                ", ".join(entry["injected"]) or "-",
+                ", ".join(entry["hooks"]) or "-",
+                _order_cell(entry["request_order"]),
+                _order_cell(entry["response_order"]),
+            ]
+            for entry in report["chain"]
+        ]
+        _echo_table(
+            ["#", "label", "class", "params", "injected", "hooks", "request", "response"], rows
+        )
+    else:
+        click.echo("No middleware: requests go straight to the router.")
+    if report["wsgi_middleware"]:
+        click.echo("\nWSGI wrappers, outermost first, around the whole chain:")
+        _echo_table(
+            ["label", "class", "params", "injected"],
+            [
+                [
+                    entry["label"],
+                    entry["class"],
+                    _params_cell(entry["params"], entry["overridden"]),
+                    ", ".join(entry["injected"]) or "-",
+                ]
+                for entry in report["wsgi_middleware"]
+            ],
+        )
+    if report["skipped"]:
+        click.echo("\nSkipped at start-up (raised MiddlewareNotUsed):")
+        _echo_table(
+            ["label", "class", "reason"],
+            [[entry["label"], entry["class"], entry["reason"]] for entry in report["skipped"]],
+        )
+
+
+def describe_middleware(app: App) -> dict[str, list[dict[str, Any]]]:
+    """What ``lback-mw middleware`` shows, as plain data (the ``--json`` output)."""
+    chain = app.chain
+    request_order = _run_order(chain, "process_request")
+    response_order = _run_order(chain[::-1], "process_response")
+    return {
+        "chain": [
+            {
+                "position": position,
+                **_layer_data(layer),
+                "style": layer.style,
+                "hooks": list(layer.hooks),
+                "request_order": request_order.get(id(layer)),
+                "response_order": response_order.get(id(layer)),
+            }
+            for position, layer in enumerate(chain)
+        ],
+        "wsgi_middleware": [_layer_data(layer) for layer in app.wsgi_middleware],
+        "skipped": [
+            {"label": skipped.label, "class": skipped.path, "reason": skipped.reason}
+            for skipped in app.skipped_middleware
+        ],
+    }
+
+
+def _run_order(layers: Sequence[Layer], hook: str) -> dict[int, int]:
+    """1-based turn of each layer that takes part in ``hook``, keyed by ``id(layer)``."""
+    taking_part = [layer for layer in layers if layer.style == "call_next" or hook in layer.hooks]
+    return {id(layer): turn for turn, layer in enumerate(taking_part, 1)}
+
+
+def _layer_data(layer: Layer) -> dict[str, Any]:
+    return {
+        "label": layer.label,
+        "class": layer.path,
+        "params": {name: _safe_value(name, value) for name, value in layer.params.items()},
+        "overridden": list(layer.overridden),
+        "injected": list(layer.injected),
+    }
+
+
+def _safe_value(name: str, value: Any) -> Any:
+    if _SECRET_PARAM.search(name):
+        return _HIDDEN
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(rf"\g<1>{_HIDDEN}@", value)
+    return value
+
+
+def _params_cell(params: dict[str, Any], overridden: list[str]) -> str:
+    cells = []
+    for name, value in params.items():
+        shown = repr(value)
+        if len(shown) > _MAX_VALUE_WIDTH:
+            shown = shown[: _MAX_VALUE_WIDTH - 3] + "..."
+        note = " (overrides dependency)" if name in overridden else ""
+        cells.append(f"{name}={shown}{note}")
+    return ", ".join(cells) or "-"
+
+
+def _order_cell(order: int | None) -> str:
+    return "-" if order is None else str(order)
+
+
+@click.command("routes", short_help="Show the routes of the app.")
+@settings_option
+@click.option("--all-methods", is_flag=True, help="Show HEAD and OPTIONS too.")
+@pass_info
+def routes_command(info: ScriptInfo, all_methods: bool) -> None:
+    """Show each URL rule, its endpoint, methods and view, in matching order."""
+    app = info.load_app()
+    rules = app.router.rules()
+    if not rules:
+        click.echo("No routes were registered.")
+        return
+    hidden = set() if all_methods else {"HEAD", "OPTIONS"}
+    rows = [
+        [
+            rule.rule,
+            rule.endpoint,
+            ", ".join(sorted((rule.methods or set()) - hidden)),
+            _dotted(app.router.view_for(rule.endpoint)),
+        ]
+        for rule in rules
+    ]
+    _echo_table(["rule", "endpoint", "methods", "view"], rows)
+
+
+def _dotted(obj: Any) -> str:
+    name = getattr(obj, "__qualname__", type(obj).__qualname__)
+    return f"{getattr(obj, '__module__', '?')}.{name}"
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[column]) for row in (headers, *rows)) for column in range(len(headers))]
+    for row in (headers, ["-" * width for width in widths], *rows):
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+cli.add_command(run_command)
+cli.add_command(serve_command)
+cli.add_command(check_command)
+cli.add_command(middleware_command)
+cli.add_command(routes_command)
+
+
+def main() -> None:
+    """Entry point of the ``lback-mw`` console script and ``python -m lback_mw``."""
+    cli.main()
