@@ -89,7 +89,9 @@ class App:
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         self._serving = True
-        request = self.request_class(environ)
+        # PERF: populate_request=False keeps werkzeug from storing the request in
+        # the environ, a reference cycle that only the garbage collector frees.
+        request = self.request_class(environ, populate_request=False)
         request.app = self
         response = self._handler(request)
         return response(environ, start_response)
@@ -272,7 +274,7 @@ def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None =
     conf = app.settings
     for name, path in conf.DEPENDENCIES.items():
         target = import_object(path, f"DEPENDENCIES[{name!r}] ({path!r})")
-        if callable(target) and not isinstance(target, type):
+        if callable(target):  # a function or class: a factory, as DESIGN.md says
             app.dependencies.provide(name, factory=target, description=path)
         else:
             app.dependencies.provide(name, target, description=path)

@@ -37,7 +37,7 @@ class ErrorResponder:
         handler = self._find_handler(exc)
         if handler is not None:
             try:
-                return make_response(handler(request, exc), _name(handler))
+                return make_response(handler(request, exc), _name(handler), "error handler")
             except Exception as handler_exc:
                 logger.exception(
                     "Error handler %s raised while handling %s on %s %r",

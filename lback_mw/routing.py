@@ -117,7 +117,7 @@ class Router:
         if request.method == "OPTIONS" and endpoint in self._auto_options:
             return self._options_response(request)
         view = self._views[endpoint]
-        return make_response(view(request, **values), f"view {endpoint!r}")
+        return make_response(view(request, **values), endpoint)
 
     def _options_response(self, request: Request) -> WerkzeugResponse:
         allowed = self._adapter.allowed_methods(request.path)

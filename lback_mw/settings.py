@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     #: The project directory; defaults to the directory of the settings file or module.
     BASE_DIR: Path = Field(default_factory=Path.cwd)
 
+    if TYPE_CHECKING:
+        # Project-defined upper-case names (config.APP_CUSTOM_HEADER) are read as
+        # attributes; tell type checkers so.
+        def __getattr__(self, name: str) -> Any: ...
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -104,16 +109,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if not self.SECRET_KEY and not self.DEBUG:
-            raise ValueError(
-                "SECRET_KEY is empty while DEBUG is off. Set SECRET_KEY in your settings "
-                f"or the {ENV_PREFIX}SECRET_KEY environment variable, for example to the "
-                "output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-            )
+        # Names first: a misspelt DEBUG would otherwise surface as a SECRET_KEY error.
         for name in self.model_extra or {}:
+            origin = (
+                f" (from environment variable {ENV_PREFIX}{name})"
+                if ENV_PREFIX + name in os.environ
+                else ""
+            )
             if not (name.isupper() and name.isidentifier()):
                 raise ValueError(
-                    f"setting {name!r} is not an upper-case name; settings are "
+                    f"setting {name!r}{origin} is not an upper-case name; settings are "
                     f"upper-case, like DEBUG.{did_you_mean(name.upper(), type(self).model_fields)}"
                 )
             # A near-miss of a built-in name (MIDDLEWARE, DATABASE_URI) would otherwise
@@ -121,9 +126,15 @@ class Settings(BaseSettings):
             suggestion = did_you_mean(name, type(self).model_fields, cutoff=0.85)
             if suggestion:
                 raise ValueError(
-                    f"{name!r} is not a setting lback_mw knows, and it is so close to one "
-                    f"that it is probably a typo.{suggestion}"
+                    f"{name!r}{origin} is not a setting lback_mw knows, and it is so close "
+                    f"to one that it is probably a typo.{suggestion}"
                 )
+        if not self.SECRET_KEY and not self.DEBUG:
+            raise ValueError(
+                "SECRET_KEY is empty while DEBUG is off. Set SECRET_KEY in your settings "
+                f"or the {ENV_PREFIX}SECRET_KEY environment variable, for example to the "
+                "output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
         return self
 
 

@@ -39,6 +39,18 @@ class Client(_WerkzeugClient):
         super().__init__(wsgi, response_wrapper=TestResponse, use_cookies=use_cookies)
         self.app = app
 
+    def open(
+        self, *args: Any, buffered: bool = True, follow_redirects: bool = False, **kwargs: Any
+    ) -> TestResponse:
+        """Like werkzeug's, but buffered by default: the body is read and the app's
+        iterable closed at once, as a server would. Pass ``buffered=False`` to test
+        streaming, and close the response yourself."""
+        response = super().open(
+            *args, buffered=buffered, follow_redirects=follow_redirects, **kwargs
+        )
+        assert isinstance(response, TestResponse)  # response_wrapper above
+        return response
+
 
 def make_app(
     settings: dict[str, Any] | None = None,

@@ -30,6 +30,14 @@ class Request(_WerkzeugRequest):
 
     #: The :class:`~lback_mw.App` serving this request.
     app: App
+    # Attributes middleware commonly set, declared for type checkers; they
+    # exist only once a middleware has set them.
+    #: When the request entered the timing middleware (``time.perf_counter()``).
+    start_time: float
+    #: The user, set by an authentication middleware.
+    user: Any
+    #: The session, set by a session middleware.
+    session: Any
 
     def url_for(self, endpoint: str, /, *, _external: bool = False, **values: Any) -> str:
         """Build a URL for ``endpoint`` that honours this request's host and script root."""
@@ -63,20 +71,21 @@ class JSONResponse(Response):
         super().__init__(body, status=status, headers=headers)
 
 
-def make_response(value: Any, source: str) -> _WerkzeugResponse:
+def make_response(value: Any, source: str, kind: str = "view") -> _WerkzeugResponse:
     """Turn what a view returned into a response.
 
-    :param source: names the view in the error for a value of the wrong type.
+    :param source: the view's name, and ``kind`` what it is, for the error about a
+        value of the wrong type (kept apart so the hot path formats nothing).
     """
     if isinstance(value, _WerkzeugResponse):
         return value
     if isinstance(value, tuple):
         if len(value) not in (2, 3) or isinstance(value[0], tuple):
             raise TypeError(
-                f"{source} returned a tuple of {len(value)} items; return "
+                f"{kind} {source!r} returned a tuple of {len(value)} items; return "
                 "(body, status) or (body, status, headers)."
             )
-        response = make_response(value[0], source)
+        response = make_response(value[0], source, kind)
         response.status = value[1]
         if len(value) == 3:
             response.headers.update(value[2])
@@ -88,6 +97,6 @@ def make_response(value: Any, source: str) -> _WerkzeugResponse:
     if isinstance(value, dict | list):
         return JSONResponse(value)
     raise TypeError(
-        f"{source} returned {type(value).__name__} {value!r:.80}; a view must return a "
+        f"{kind} {source!r} returned {type(value).__name__} {value!r:.80}; it must return a "
         "Response, str, bytes, dict, list, or a (body, status[, headers]) tuple."
     )

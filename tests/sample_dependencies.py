@@ -16,3 +16,10 @@ def make_greeter(config: Settings) -> Any:
 
 
 GREETING_TABLE = {"en": "hello"}
+
+
+class Clock:
+    """A class named in DEPENDENCIES is a factory too: built once, with injection."""
+
+    def __init__(self, config: Settings) -> None:
+        self.debug = config.DEBUG

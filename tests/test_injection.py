@@ -189,3 +189,11 @@ def test_registration_after_the_first_request_is_refused(app_factory: Callable[.
         app.use(lambda request, call_next: call_next(request))
     with pytest.raises(RuntimeError, match=r"app\.provide\(\)"):
         app.provide("late", 1)
+
+
+def test_dependencies_setting_instantiates_classes(app_factory: Callable[..., App]) -> None:
+    app = app_factory(DEBUG=True, DEPENDENCIES={"clock": "tests.sample_dependencies.Clock"})
+    clock = app.dependencies["clock"]
+    assert isinstance(clock, sample_dependencies.Clock)
+    assert clock.debug is True
+    assert app.dependencies["clock"] is clock

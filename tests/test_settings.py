@@ -37,7 +37,7 @@ def _chain(settings: Settings) -> list[Any]:
 
 def test_dotted_module_path() -> None:
     settings = load_settings("tests.sample_settings")
-    assert settings.APP_CUSTOM_HEADER == "from-module"  # type: ignore[attr-defined]
+    assert settings.APP_CUSTOM_HEADER == "from-module"
     assert _chain(settings) == [
         "tests.sample_middlewares.KwargsMiddleware",
         "tests.sample_middlewares.HeaderMiddleware",
@@ -54,7 +54,7 @@ def test_module_object() -> None:
 @pytest.mark.parametrize("suffix", [".yaml", ".yml"])
 def test_yaml_file(tmp_path: Path, suffix: str) -> None:
     settings = load_settings(_write(tmp_path, f"settings{suffix}", YAML))
-    assert settings.APP_CUSTOM_HEADER == "from-yaml"  # type: ignore[attr-defined]
+    assert settings.APP_CUSTOM_HEADER == "from-yaml"
     assert _chain(settings) == _chain(load_settings("tests.sample_settings"))
     assert tmp_path.resolve() == settings.BASE_DIR
 
@@ -62,19 +62,19 @@ def test_yaml_file(tmp_path: Path, suffix: str) -> None:
 def test_python_file_path(tmp_path: Path) -> None:
     path = _write(tmp_path, "conf.py", "DEBUG = True\nAPP_NAME = 'file'\n")
     settings = load_settings(path)
-    assert (settings.DEBUG, settings.APP_NAME) == (True, "file")  # type: ignore[attr-defined]
+    assert (settings.DEBUG, settings.APP_NAME) == (True, "file")
 
 
 def test_dict_and_settings_instance() -> None:
     settings = load_settings({"DEBUG": True, "APP_FLAG": 1})
-    assert settings.APP_FLAG == 1  # type: ignore[attr-defined]
+    assert settings.APP_FLAG == 1
     assert load_settings(settings) is settings
 
 
 def test_lback_settings_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LBACK_SETTINGS", "tests.sample_settings")
     app = create_app()
-    assert app.settings.APP_CUSTOM_HEADER == "from-module"  # type: ignore[attr-defined]
+    assert app.settings.APP_CUSTOM_HEADER == "from-module"
     assert app.configured_middleware[0].path.endswith("KwargsMiddleware")
 
 
@@ -92,10 +92,10 @@ def test_environment_overrides_file_values(tmp_path: Path, monkeypatch: pytest.M
     for source in ("tests.sample_settings", _write(tmp_path, "s.yaml", YAML)):
         settings = load_settings(source)
         assert settings.DEBUG is True
-        assert settings.APP_CUSTOM_HEADER == "from-env"  # type: ignore[attr-defined]
+        assert settings.APP_CUSTOM_HEADER == "from-env"
         assert settings.MIDDLEWARES == ["tests.sample_middlewares.PlainHooks"]
         assert settings.ALLOWED_HOSTS == ["example.com"]
-        assert settings.NEW_NAME == "only-in-env"  # type: ignore[attr-defined]
+        assert settings.NEW_NAME == "only-in-env"
 
 
 def test_lback_settings_itself_is_not_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,3 +206,18 @@ def test_settings_module_object_without_file() -> None:
     module = types.ModuleType("generated")
     module.DEBUG = True  # type: ignore[attr-defined]
     assert load_settings(module).DEBUG is True
+
+
+def test_misspelt_name_is_reported_before_the_secret_key_rule() -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings({"debug": True})
+    assert "setting 'debug' is not an upper-case name" in str(info.value)
+    assert "SECRET_KEY" not in str(info.value)
+
+
+def test_misspelt_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LBACK_DEBUGG", "1")
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings("tests.sample_settings")
+    assert "'DEBUGG' (from environment variable LBACK_DEBUGG) is not a setting" in str(info.value)
+    assert "Did you mean 'DEBUG'?" in str(info.value)

@@ -1,0 +1,192 @@
+"""Scenario builders: each function returns a WSGI app answering ``GET /hello`` with
+:data:`~bench.harness.BODY`.
+
+Each framework gets its own idiomatic no-op middleware, defining both the
+request and the response hook so that no framework can skip a layer. Add new
+scenarios (for example the full built-in stack against Django's equivalent stack)
+as further functions here and list them in a script like
+``bench/middleware_overhead.py``.
+
+This module is also Django's ``ROOT_URLCONF`` (see :data:`urlpatterns`), so it
+must stay importable as ``bench.scenarios``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request as WerkzeugRequest
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from lback_mw import BaseMiddleware, Response
+from lback_mw import Request as LbackRequest
+from lback_mw.testing import make_app
+
+from .harness import BODY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+
+# -- the floor: what the harness itself costs ------------------------------------
+
+_NULL_BODY = [BODY.encode()]
+_NULL_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))]
+
+
+def null_wsgi() -> WSGIApplication:
+    """A WSGI function with no framework at all: the harness's own cost per request."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", _NULL_HEADERS)
+        return _NULL_BODY
+
+    return app
+
+
+# -- bare werkzeug ---------------------------------------------------------------
+
+
+def werkzeug_bare() -> WSGIApplication:
+    """werkzeug's ``Request`` and ``Response`` and nothing else: no routing, no middleware."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        WerkzeugRequest(environ)  # built, as any framework would, then unused
+        return WerkzeugResponse(BODY)(environ, start_response)
+
+    return app
+
+
+# -- lback_mw ----------------------------------------------------------------------
+
+
+class NoopMiddleware(BaseMiddleware):
+    """Overrides both hooks, so the pipeline cannot skip either of them."""
+
+    def process_request(self, request: LbackRequest) -> WerkzeugResponse | None:
+        return None
+
+    def process_response(
+        self, request: LbackRequest, response: WerkzeugResponse
+    ) -> WerkzeugResponse:
+        return response
+
+
+def lback(layers: int, middleware: Sequence[Any] | None = None) -> WSGIApplication:
+    """lback_mw with ``layers`` no-op middleware (or the given ``MIDDLEWARES`` list).
+
+    Routes: ``/hello`` (static) and ``/users/<int:id>`` (a converter, so werkzeug's
+    matcher runs), both answering :data:`BODY`.
+    """
+    entries = list(middleware) if middleware is not None else [NoopMiddleware] * layers
+    app = make_app(MIDDLEWARES=entries)
+
+    @app.route("/hello")
+    def hello(request: LbackRequest) -> Response:
+        return Response(BODY)
+
+    @app.route("/users/<int:id>")
+    def user(request: LbackRequest, id: int) -> Response:
+        return Response(BODY)
+
+    return app
+
+
+# -- Falcon ------------------------------------------------------------------------
+
+
+class FalconNoopMiddleware:
+    """Falcon's request and response hooks, doing nothing."""
+
+    def process_request(self, req: Any, resp: Any) -> None:
+        return None
+
+    def process_response(self, req: Any, resp: Any, resource: Any, req_succeeded: bool) -> None:
+        return None
+
+
+class FalconHello:
+    def on_get(self, req: Any, resp: Any) -> None:
+        resp.content_type = "text/html; charset=utf-8"
+        resp.text = BODY
+
+
+def falcon_app(layers: int) -> WSGIApplication:
+    """``falcon.App`` with ``layers`` no-op middleware and one resource on ``/hello``."""
+    import falcon
+
+    app = falcon.App(middleware=[FalconNoopMiddleware() for _ in range(layers)])
+    app.add_route("/hello", FalconHello())
+    wsgi: WSGIApplication = app
+    return wsgi
+
+
+# -- Django ------------------------------------------------------------------------
+
+try:
+    from django.utils.deprecation import MiddlewareMixin as _MiddlewareMixin
+except ImportError:  # pragma: no cover - django is in the "bench" extra
+    _MiddlewareMixin = object
+
+
+class DjangoNoopMiddleware(_MiddlewareMixin):  # type: ignore[misc]
+    """Django's classic ``process_request`` / ``process_response`` pair, doing nothing."""
+
+    def process_request(self, request: Any) -> None:
+        return None
+
+    def process_response(self, request: Any, response: Any) -> Any:
+        return response
+
+
+def _django_hello(request: Any) -> Any:
+    from django.http import HttpResponse
+
+    return HttpResponse(BODY)
+
+
+def _django_urlpatterns() -> list[Any]:
+    try:
+        from django.urls import path
+    except ImportError:  # pragma: no cover
+        return []
+    return [path("hello", _django_hello)]
+
+
+#: Django's URLconf (``ROOT_URLCONF = "bench.scenarios"``).
+urlpatterns = _django_urlpatterns()
+
+DJANGO_NOOP = f"{__name__}.DjangoNoopMiddleware"
+
+
+def django_app(middleware: Sequence[str]) -> WSGIApplication:
+    """Django's WSGI handler with the given ``MIDDLEWARE`` dotted paths.
+
+    Settings are configured in-process on the first call (no database, no installed
+    apps, DEBUG off). Django reads ``MIDDLEWARE`` when the handler is built, so
+    later calls may build handlers with other stacks in the same process.
+    """
+    import django
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="bench-secret-key-not-for-production",
+            ROOT_URLCONF=__name__,
+            ALLOWED_HOSTS=["localhost", "127.0.0.1"],
+            MIDDLEWARE=[],
+            INSTALLED_APPS=[],
+            DATABASES={},
+        )
+        django.setup()
+    settings.MIDDLEWARE = list(middleware)
+    wsgi: WSGIApplication = get_wsgi_application()
+    return wsgi
+
+
+def django_noop(layers: int) -> WSGIApplication:
+    """Django with ``layers`` no-op ``MiddlewareMixin`` middleware."""
+    return django_app([DJANGO_NOOP] * layers)
