@@ -60,6 +60,11 @@ class App:
 
     request_class: type[Request] = Request
 
+    #: Re-raise an unhandled exception out of the app once its 500 response has
+    #: passed every ``process_response``, so a debugger (``lback-mw run --debug``)
+    #: can show it. Never on in production: the server then answers the error itself.
+    propagate_exceptions: bool = False
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router()
@@ -94,6 +99,10 @@ class App:
         request = self.request_class(environ, populate_request=False)
         request.app = self
         response = self._handler(request)
+        if self.propagate_exceptions:
+            unhandled = getattr(response, "unhandled_exception", None)
+            if unhandled is not None:
+                raise unhandled
         return response(environ, start_response)
 
     @property

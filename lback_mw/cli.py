@@ -163,6 +163,9 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         # save brings the app back, and say what is wrong on every request.
         click.echo(f"Error: {exc.message}", err=True)
         app = _broken_app(exc.message)
+    if isinstance(app, App):
+        # Let werkzeug's debugger see view errors instead of the 500 page.
+        app.propagate_exceptions = debug
     settings_file = info.settings_file()
     run_simple(
         host,

@@ -84,7 +84,10 @@ class ErrorResponder:
         if self.debug:
             trace = "".join(traceback.format_exception(exc))
             body += f"<h2>Traceback (DEBUG is on)</h2>\n<pre>{html.escape(trace)}</pre>\n"
-        return Response(body, status=500)
+        response = Response(body, status=500)
+        # For App.propagate_exceptions: the interactive debugger needs the exception.
+        response.unhandled_exception = exc  # type: ignore[attr-defined]
+        return response
 
 
 def _name(obj: Any) -> str:

@@ -504,6 +504,7 @@ def test_run_defaults_reload_without_debugger(
     assert call["use_reloader"] is True
     assert call["use_debugger"] is False
     assert call["use_evalex"] is False
+    assert call["application"].propagate_exceptions is False
     assert call["extra_files"] == [str(on_path / "settings.yaml")]
     assert isinstance(call["application"], App)
     assert Client(call["application"]).get("/hello").headers["X-Cli-Test"] == "yes"
@@ -528,6 +529,7 @@ def test_run_debug_and_no_reload(on_path: Path, served: list[dict[str, Any]]) ->
     assert call["use_reloader"] is False
     assert call["use_debugger"] is True
     assert call["use_evalex"] is True
+    assert call["application"].propagate_exceptions is True
 
 
 def test_run_keeps_the_reloader_alive_on_bad_settings(

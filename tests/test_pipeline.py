@@ -561,3 +561,27 @@ def test_middleware_not_used_raised_from_middleware_module(
     app = app_factory(MIDDLEWARES=[Optional])
     assert app.configured_middleware == []
     assert app.skipped_middleware[0].reason == "raised MiddlewareNotUsed"
+
+
+def test_propagate_exceptions_reraises_after_process_response(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+    app = app_factory(
+        MIDDLEWARES=[{"class": Recorder, "params": {"name": "m0"}}], dependencies={"log": log}
+    )
+    app.propagate_exceptions = True
+
+    @app.route("/boom")
+    def boom(request: Request) -> str:
+        raise RuntimeError("for the debugger")
+
+    app.errorhandler(KeyError)(lambda request, exc: ("handled", 400))
+    missing: dict[str, str] = {}
+    app.route("/key")(lambda request: missing["key"])
+    client = client_for(app)
+    with pytest.raises(RuntimeError, match="for the debugger"):
+        client.get("/boom")
+    assert log[-1] == "m0.response:500"  # the response hooks ran first
+    assert client.get("/key").status_code == 400  # handled errors are not re-raised
+    assert client.get("/missing").status_code == 404  # nor HTTP errors
