@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
@@ -11,9 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .database import database_url, session_factory
 from .errors import ErrorResponder
 from .exceptions import ImproperlyConfigured
-from .injection import Dependencies, logger_for
+from .injection import MISSING, Dependencies, logger_for
 from .layers import Layer, SkippedLayer
 from .loader import (
+    check_call_next_signature,
     classify,
     import_object,
     instantiate,
@@ -150,7 +153,8 @@ class App:
         else:
             if params:
                 raise TypeError(f"{where}: params are only accepted with a class.")
-            if _is_function(middleware):
+            if inspect.isroutine(middleware) or isinstance(middleware, functools.partial):
+                check_call_next_signature(middleware, path, where)
                 style, hooks = "call_next", ("__call__",)
             else:
                 style, hooks = classify(type(middleware), where)
@@ -195,13 +199,10 @@ class App:
 
     @_setup_method
     def provide(
-        self, name: str, value: Any = None, *, factory: Callable[..., Any] | None = None
+        self, name: str, value: Any = MISSING, *, factory: Callable[..., Any] | None = None
     ) -> None:
         """Register a dependency: a value, or ``factory=`` to build it on first use."""
-        if factory is not None:
-            self.dependencies.provide(name, factory=factory)
-        else:
-            self.dependencies.provide(name, value)
+        self.dependencies.provide(name, value, factory=factory)
 
     def url_for(self, endpoint: str, /, **values: Any) -> str:
         """The path for ``endpoint``; use ``request.url_for`` for host-aware URLs."""
@@ -242,14 +243,6 @@ class App:
         self.dependencies.provide_per_owner(
             "logger", logger_for, description="logging.Logger named after the module"
         )
-
-
-def _is_function(obj: Any) -> bool:
-    return (
-        callable(obj)
-        and not hasattr(obj, "dispatch")
-        and not any(hasattr(obj, name) for name in ("process_request", "process_response"))
-    )
 
 
 class _FunctionHook:

@@ -20,12 +20,13 @@ from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
 from .exceptions import ImproperlyConfigured, did_you_mean
 
-_MISSING: Any = object()
+#: The default of ``value`` arguments that were not given (``None`` is a value).
+MISSING: Any = object()
 
 
 @dataclass
 class _Provider:
-    value: Any = _MISSING
+    value: Any = MISSING
     factory: Callable[..., Any] | None = None
     #: Build a fresh value for each asker, from the asker's class (``logger``).
     per_owner: Callable[[type | None], Any] | None = None
@@ -46,7 +47,7 @@ class Dependencies:
     def provide(
         self,
         name: str,
-        value: Any = _MISSING,
+        value: Any = MISSING,
         *,
         factory: Callable[..., Any] | None = None,
         description: str = "",
@@ -61,7 +62,7 @@ class Dependencies:
                 f"Dependency name {name!r} is not a valid Python identifier, so no "
                 "constructor parameter could ever ask for it."
             )
-        if (value is _MISSING) == (factory is None):
+        if (value is MISSING) == (factory is None):
             raise TypeError(f"provide({name!r}, ...) takes either a value or factory=, not both.")
         self._providers[name] = _Provider(value=value, factory=factory, description=description)
 
@@ -83,7 +84,7 @@ class Dependencies:
     def is_created(self, name: str) -> bool:
         """Whether a lazily built dependency has been built (for tests and ``check``)."""
         provider = self._providers.get(name)
-        return provider is not None and provider.value is not _MISSING
+        return provider is not None and provider.value is not MISSING
 
     def resolve(self, name: str, owner: type | None = None) -> Any:
         """Return the dependency ``name``, building it on first use."""
@@ -96,9 +97,9 @@ class Dependencies:
             ) from None
         if provider.per_owner is not None:
             return provider.per_owner(owner)
-        if provider.value is _MISSING:
+        if provider.value is MISSING:
             with self._lock:
-                if provider.value is _MISSING:
+                if provider.value is MISSING:
                     assert provider.factory is not None  # provide() guarantees one of them
                     bound = bind_arguments(
                         provider.factory, {}, self, f"dependency {name!r}", owner=None
@@ -113,7 +114,7 @@ class Dependencies:
         return {
             name: provider.value
             for name, provider in self._providers.items()
-            if provider.value is not _MISSING
+            if provider.value is not MISSING
         }
 
 

@@ -208,7 +208,6 @@ def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
             f"{call_next}(request, call_next). A middleware uses one style or the other."
         )
     if call_next:
-        _refuse_coroutines(cls, (call_next,), where)
         return "call_next", (call_next,)
     if not hooks and not issubclass(cls, BaseMiddleware):
         if _is_wsgi_middleware(cls):
@@ -233,18 +232,28 @@ def _call_next_method(cls: type, where: str) -> str | None:
         name = "__call__"
     else:
         return None
+    check_call_next_signature(getattr(cls, name), f"{cls.__qualname__}.{name}", where, True)
+    return name
+
+
+def check_call_next_signature(
+    function: Callable[..., Any], name: str, where: str, is_method: bool = False
+) -> None:
+    """Refuse a ``call_next`` callable that is async or does not take (request, call_next)."""
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise ImproperlyConfigured(_async_message(where, name))
+    parameters = list(inspect.signature(function).parameters.values())
     positional = [
         p
-        for p in list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
+        for p in parameters[1 if is_method else 0 :]
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     if len(positional) != 2:
         raise ImproperlyConfigured(
-            f"{where}: {cls.__qualname__}.{name} must take (request, call_next), got "
+            f"{where}: {name} must take (request, call_next), got "
             f"({', '.join(p.name for p in positional)}). A call_next middleware calls "
             "call_next(request) to run the rest of the chain and returns the response."
         )
-    return name
 
 
 def _is_wsgi_middleware(cls: type) -> bool:
@@ -258,10 +267,14 @@ def _refuse_coroutines(cls: type, hooks: Sequence[str], where: str) -> None:
     for name in hooks:
         method = getattr(cls, name)
         if inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method):
-            raise ImproperlyConfigured(
-                f"{where}: {cls.__qualname__}.{name} is defined with 'async def'. lback_mw "
-                "is a WSGI core and calls hooks synchronously; make it a plain 'def'."
-            )
+            raise ImproperlyConfigured(_async_message(where, f"{cls.__qualname__}.{name}"))
+
+
+def _async_message(where: str, name: str) -> str:
+    return (
+        f"{where}: {name} is defined with 'async def'. lback_mw is a WSGI core and "
+        "calls hooks synchronously; make it a plain 'def'."
+    )
 
 
 def instantiate(

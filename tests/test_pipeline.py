@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lback_mw import App, BaseMiddleware, MiddlewareNotUsed, Request, Response
+from lback_mw import App, BaseMiddleware, ImproperlyConfigured, MiddlewareNotUsed, Request, Response
 from lback_mw.middlewares.base import CallNext
 from lback_mw.testing import Client
 
@@ -585,3 +586,55 @@ def test_propagate_exceptions_reraises_after_process_response(
     assert log[-1] == "m0.response:500"  # the response hooks ran first
     assert client.get("/key").status_code == 400  # handled errors are not re-raised
     assert client.get("/missing").status_code == 404  # nor HTTP errors
+
+
+class _Wsgi:
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return []
+
+
+async def _async_middleware(request: Request, call_next: CallNext) -> WerkzeugResponse:
+    return call_next(request)
+
+
+@pytest.mark.parametrize(
+    ("middleware", "message"),
+    [
+        pytest.param(
+            lambda request: None, "must take (request, call_next), got (request)", id="arity"
+        ),
+        pytest.param(_async_middleware, "is defined with 'async def'", id="async function"),
+        pytest.param(_Wsgi(), "is a WSGI middleware", id="WSGI app instance"),
+        pytest.param(object(), "implements no middleware hook", id="plain object"),
+    ],
+)
+def test_use_refuses_what_it_cannot_run(
+    app_factory: Callable[..., App], middleware: Any, message: str
+) -> None:
+    app = app_factory()
+    with pytest.raises(ImproperlyConfigured) as info:
+        app.use(middleware)
+    assert str(info.value).startswith("app.use[0]")
+    assert message in str(info.value)
+
+
+def test_use_accepts_a_call_next_instance_and_a_partial(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    log: list[str] = []
+
+    class Around:
+        def __call__(self, request: Request, call_next: CallNext) -> WerkzeugResponse:
+            log.append("instance")
+            return call_next(request)
+
+    def tagged(tag: str, request: Request, call_next: CallNext) -> WerkzeugResponse:
+        log.append(tag)
+        return call_next(request)
+
+    app = app_factory()
+    app.use(Around())
+    app.use(functools.partial(tagged, "partial"))
+    app.route("/")(lambda request: "ok")
+    assert client_for(app).get("/").text == "ok"
+    assert log == ["instance", "partial"]
