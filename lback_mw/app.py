@@ -225,24 +225,20 @@ class App:
     def _register_builtin_dependencies(self) -> None:
         settings = self.settings
         provide = self.dependencies.provide
-        provide("config", settings, description="the Settings object")
-        provide("settings", settings, description="the Settings object (alias of config)")
-        provide("router", self.router, description="the app's Router")
-        provide("app", self, description="the App")
+        provide("config", settings)
+        provide("settings", settings)
+        provide("router", self.router)
+        provide("app", self)
         provide(
             "db_session",
             factory=lambda: session_factory(database_url(settings.DATABASE_URL, settings.BASE_DIR)),
-            description="SQLAlchemy session factory on DATABASE_URL",
         )
         template_dirs = [settings.BASE_DIR / Path(d) for d in settings.TEMPLATE_DIRS]
         provide(
             "template_renderer",
             factory=lambda: TemplateRenderer(template_dirs),
-            description="Jinja2 renderer over TEMPLATE_DIRS",
         )
-        self.dependencies.provide_per_owner(
-            "logger", logger_for, description="logging.Logger named after the module"
-        )
+        self.dependencies.provide_per_owner("logger", logger_for)
 
 
 class _FunctionHook:
@@ -277,9 +273,9 @@ def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None =
     for name, path in conf.DEPENDENCIES.items():
         target = import_object(path, f"DEPENDENCIES[{name!r}] ({path!r})")
         if callable(target):  # a function or class: a factory, as DESIGN.md says
-            app.dependencies.provide(name, factory=target, description=path)
+            app.dependencies.provide(name, factory=target)
         else:
-            app.dependencies.provide(name, target, description=path)
+            app.dependencies.provide(name, target)
     for name, value in (dependencies or {}).items():
         app.dependencies.provide(name, value)
     if conf.TEMPLATE_DIRS:

@@ -30,7 +30,6 @@ class _Provider:
     factory: Callable[..., Any] | None = None
     #: Build a fresh value for each asker, from the asker's class (``logger``).
     per_owner: Callable[[type | None], Any] | None = None
-    description: str = ""
 
 
 class Dependencies:
@@ -50,7 +49,6 @@ class Dependencies:
         value: Any = MISSING,
         *,
         factory: Callable[..., Any] | None = None,
-        description: str = "",
     ) -> None:
         """Register ``value``, or a ``factory`` called lazily the first time ``name`` is asked for.
 
@@ -63,23 +61,21 @@ class Dependencies:
                 "constructor parameter could ever ask for it."
             )
         if (value is MISSING) == (factory is None):
-            raise TypeError(f"provide({name!r}, ...) takes either a value or factory=, not both.")
-        self._providers[name] = _Provider(value=value, factory=factory, description=description)
+            raise TypeError(
+                f"provide({name!r}, ...) takes exactly one of a value or factory=, "
+                f"got {'both' if factory is not None else 'neither'}."
+            )
+        self._providers[name] = _Provider(value=value, factory=factory)
 
-    def provide_per_owner(
-        self, name: str, build: Callable[[type | None], Any], description: str = ""
-    ) -> None:
+    def provide_per_owner(self, name: str, build: Callable[[type | None], Any]) -> None:
         """Register a dependency built anew for each class that asks (``logger``)."""
-        self._providers[name] = _Provider(per_owner=build, description=description)
+        self._providers[name] = _Provider(per_owner=build)
 
     def __contains__(self, name: object) -> bool:
         return name in self._providers
 
     def names(self) -> list[str]:
         return sorted(self._providers)
-
-    def describe(self, name: str) -> str:
-        return self._providers[name].description or name
 
     def is_created(self, name: str) -> bool:
         """Whether a lazily built dependency has been built (for tests and ``check``)."""
@@ -104,7 +100,15 @@ class Dependencies:
                     bound = bind_arguments(
                         provider.factory, {}, self, f"dependency {name!r}", owner=None
                     )
-                    provider.value = provider.factory(**bound.kwargs)
+                    try:
+                        provider.value = provider.factory(**bound.kwargs)
+                    except ImproperlyConfigured:
+                        raise
+                    except Exception as exc:
+                        raise ImproperlyConfigured(
+                            f"Building dependency {name!r} failed: {_qualname(provider.factory)} "
+                            f"raised {type(exc).__name__}: {exc}"
+                        ) from exc
         return provider.value
 
     __getitem__ = resolve
@@ -243,6 +247,10 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
         # Classes pydantic has no schema for (a project's own types) are checked
         # with isinstance, which is all a constructor could expect of them.
         return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
 def _type_name(annotation: Any) -> str:

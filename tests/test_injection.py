@@ -197,3 +197,19 @@ def test_dependencies_setting_instantiates_classes(app_factory: Callable[..., Ap
     assert isinstance(clock, sample_dependencies.Clock)
     assert clock.debug is True
     assert app.dependencies["clock"] is clock
+
+
+def test_failing_factory_names_the_dependency(app_factory: Callable[..., App]) -> None:
+    app = app_factory()
+
+    def broken_cache() -> None:
+        raise ConnectionError("cache server unreachable")
+
+    app.provide("cache", factory=broken_cache)
+    with pytest.raises(ImproperlyConfigured) as info:
+        app.dependencies["cache"]
+    assert str(info.value) == (
+        "Building dependency 'cache' failed: tests.test_injection."
+        "test_failing_factory_names_the_dependency.<locals>.broken_cache raised "
+        "ConnectionError: cache server unreachable"
+    )
