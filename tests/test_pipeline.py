@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, MiddlewareNotUsed, Request, Response
 from lback_mw.middlewares.base import CallNext
-from lback_mw.testing import Client
+from lback_mw.testing import Client, make_app
 
 CHAIN = 3
 
@@ -187,6 +189,38 @@ def test_order_matrix(
 ) -> None:
     log: list[str] = []
     response = client_for(_build(app_factory, scenario, log)).get("/")
+    expected_log, expected_status, expected_trail = scenario.expected()
+    assert log == expected_log
+    assert response.status_code == expected_status
+    assert response.headers.getlist("X-Trail") == expected_trail
+
+
+positions = st.none() | st.integers(min_value=0, max_value=CHAIN - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scenario=st.builds(
+        Scenario,
+        short_at=positions,
+        raise_request_at=positions,
+        raise_response_at=positions,
+        bad_request_at=positions,
+        bad_response_at=positions,
+        view_raises=st.booleans(),
+        handlers=st.frozensets(st.integers(min_value=0, max_value=CHAIN - 1)),
+    )
+)
+def test_order_for_any_combination_of_behaviours(scenario: Scenario) -> None:
+    """Every mix of short-circuits, raises, bad returns and handlers obeys the rules."""
+    # One Recorder field carries both raise sites, and one both bad-return sites.
+    assume(
+        scenario.raise_request_at is None or scenario.raise_request_at != scenario.raise_response_at
+    )
+    assume(scenario.bad_request_at is None or scenario.bad_request_at != scenario.bad_response_at)
+    log: list[str] = []
+    app = _build(lambda **settings: make_app(**settings), scenario, log)
+    response = Client(app, lint=True).get("/")
     expected_log, expected_status, expected_trail = scenario.expected()
     assert log == expected_log
     assert response.status_code == expected_status
