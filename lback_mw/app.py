@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .database import database_url, session_factory
 from .errors import ErrorResponder
-from .exceptions import ImproperlyConfigured
+from .exceptions import ImproperlyConfigured, dotted_name
 from .injection import MISSING, Dependencies, logger_for
 from .layers import Layer, SkippedLayer
 from .loader import (
@@ -143,9 +143,7 @@ class App:
         entry with ``params``.
         """
         label = f"app.use[{len(self._used)}]"
-        path = f"{getattr(middleware, '__module__', '?')}." + getattr(
-            middleware, "__qualname__", type(middleware).__qualname__
-        )
+        path = dotted_name(middleware)
         where = f"{label} ({path!r})"
         if isinstance(middleware, type):
             style, hooks = classify(middleware, where)
@@ -254,8 +252,7 @@ class _FunctionHook:
 
 
 def _function_layer(label: str, function: Callable[..., Any], hook: str) -> Layer:
-    path = f"{function.__module__}.{function.__qualname__}"
-    return Layer(label, path, _FunctionHook(function, hook), "hooks", (hook,))
+    return Layer(label, dotted_name(function), _FunctionHook(function, hook), "hooks", (hook,))
 
 
 def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None = None) -> App:

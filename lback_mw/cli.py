@@ -20,7 +20,7 @@ from werkzeug.serving import is_running_from_reloader, run_simple
 
 from .app import App, create_app
 from .checks import check_app
-from .exceptions import ImproperlyConfigured
+from .exceptions import ImproperlyConfigured, dotted_name
 from .layers import Layer
 from .settings import SETTINGS_ENV_VAR, YAML_SUFFIXES
 
@@ -434,16 +434,11 @@ def routes_command(info: ScriptInfo, all_methods: bool) -> None:
             rule.rule,
             rule.endpoint,
             ", ".join(sorted((rule.methods or set()) - hidden)),
-            _dotted(app.router.view_for(rule.endpoint)),
+            dotted_name(app.router.view_for(rule.endpoint)),
         ]
         for rule in rules
     ]
     _echo_table(["rule", "endpoint", "methods", "view"], rows)
-
-
-def _dotted(obj: Any) -> str:
-    name = getattr(obj, "__qualname__", type(obj).__qualname__)
-    return f"{getattr(obj, '__module__', '?')}.{name}"
 
 
 def _count(number: int, singular: str, plural: str | None = None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .exceptions import dotted_name
 from .wrappers import Request, Response, make_response
 
 #: ``handler(request, exc)``, returning anything a view may return.
@@ -37,11 +38,11 @@ class ErrorResponder:
         handler = self._find_handler(exc)
         if handler is not None:
             try:
-                return make_response(handler(request, exc), _name(handler), "error handler")
+                return make_response(handler(request, exc), dotted_name(handler), "error handler")
             except Exception as handler_exc:
                 logger.exception(
                     "Error handler %s raised while handling %s on %s %r",
-                    _name(handler),
+                    dotted_name(handler),
                     type(exc).__name__,
                     request.method,
                     request.path,
@@ -88,7 +89,3 @@ class ErrorResponder:
         # For App.propagate_exceptions: the interactive debugger needs the exception.
         response.unhandled_exception = exc  # type: ignore[attr-defined]
         return response
-
-
-def _name(obj: Any) -> str:
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"

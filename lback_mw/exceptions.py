@@ -22,6 +22,12 @@ class MiddlewareNotUsed(Exception):
     """
 
 
+def dotted_name(obj: object) -> str:
+    """``module.Qualname`` of a class or function (of its class, for an instance)."""
+    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    return f"{getattr(obj, '__module__', None) or type(obj).__module__}.{name}"
+
+
 def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
     pool = list(candidates)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
-from .exceptions import ImproperlyConfigured, did_you_mean
+from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name
 
 #: The default of ``value`` arguments that were not given (``None`` is a value).
 MISSING: Any = object()
@@ -78,7 +78,7 @@ class Dependencies:
         return sorted(self._providers)
 
     def is_created(self, name: str) -> bool:
-        """Whether a lazily built dependency has been built (for tests and ``check``)."""
+        """Whether a lazily built dependency has been built yet (it is built on first use)."""
         provider = self._providers.get(name)
         return provider is not None and provider.value is not MISSING
 
@@ -106,7 +106,7 @@ class Dependencies:
                         raise
                     except Exception as exc:
                         raise ImproperlyConfigured(
-                            f"Building dependency {name!r} failed: {_qualname(provider.factory)} "
+                            f"Building dependency {name!r} failed: {dotted_name(provider.factory)} "
                             f"raised {type(exc).__name__}: {exc}"
                         ) from exc
         return provider.value
@@ -247,10 +247,6 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
         # Classes pydantic has no schema for (a project's own types) are checked
         # with isinstance, which is all a constructor could expect of them.
         return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
-
-
-def _qualname(obj: Any) -> str:
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
 def _type_name(annotation: Any) -> str:

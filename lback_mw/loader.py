@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.utils import ImportStringError, import_string
 
-from .exceptions import ImproperlyConfigured, MiddlewareNotUsed, did_you_mean
+from .exceptions import ImproperlyConfigured, MiddlewareNotUsed, did_you_mean, dotted_name
 from .injection import Dependencies, bind_arguments
 from .layers import Layer, SkippedLayer, Style
 from .middlewares.base import HOOK_NAMES, BaseMiddleware, overridden_hooks
@@ -125,7 +125,7 @@ def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any]]:
             )
         return target, target, dict(params)
     if isinstance(target, type):
-        return target, f"{target.__module__}.{target.__qualname__}", dict(params)
+        return target, dotted_name(target), dict(params)
     raise ImproperlyConfigured(
         f"{label}: expected a dotted path string, a {{'class': ..., 'params': {{...}}}} "
         f"dict or a class, got {type(target).__name__} {target!r}."

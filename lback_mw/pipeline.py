@@ -153,9 +153,7 @@ class _CallNextLayer:
 
     def __init__(self, layer: Layer, inner: Handler, errors: ErrorResponder) -> None:
         method = layer.hooks[0]
-        self._dispatch = (
-            getattr(layer.instance, method) if method == "dispatch" else (layer.instance)
-        )
+        self._dispatch = getattr(layer.instance, method) if method == "dispatch" else layer.instance
         self._inner = inner
         self._errors = errors
         self._where = f"{layer.path}.{method}"

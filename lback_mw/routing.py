@@ -9,7 +9,7 @@ from typing import Any
 from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .exceptions import ImproperlyConfigured
+from .exceptions import ImproperlyConfigured, dotted_name
 from .wrappers import Request, Response, make_response
 
 View = Callable[..., Any]
@@ -58,7 +58,7 @@ class Router:
         if existing is not None and existing is not view:
             raise ImproperlyConfigured(
                 f"Route {rule!r}: endpoint {endpoint!r} is already used by "
-                f"{existing.__module__}.{existing.__qualname__}; pass endpoint='...' to "
+                f"{dotted_name(existing)}; pass endpoint='...' to "
                 "tell the two views apart."
             )
         wanted = {method.upper() for method in (methods or ("GET",))}
