@@ -52,11 +52,32 @@ ROLE_NAMES = {
     "cors": "CORS",
     "csrf": "CSRF protection",
     "gzip": "gzip",
+    "https_redirect": "the HTTPS redirect",
+    "metrics": "metrics",
     "request_id": "the request id",
     "security_headers": "security headers",
     "session": "sessions",
+    "timing": "timing",
     "trusted_host": "the trusted-host check",
 }
+
+#: The order the built-ins are recommended in, outermost first, by role. Every
+#: rule of :data:`ORDERING_RULES` agrees with it; docs/middlewares/index.md
+#: explains each place.
+RECOMMENDED_ORDER = (
+    "metrics",
+    "request_id",
+    "access_log",
+    "timing",
+    "security_headers",
+    "trusted_host",
+    "https_redirect",
+    "cors",
+    "gzip",
+    "session",
+    "csrf",
+    "auth",
+)
 
 #: Pairs of ``ordering_role`` values that must appear in this order in the chain
 #: (outermost first). Kept small: each rule is a mistake that breaks something.
@@ -67,6 +88,25 @@ ORDERING_RULES = (
         "A browser's CORS preflight (OPTIONS, sent without credentials) must be answered "
         "by CORS before authentication rejects it with 401; otherwise the browser blocks "
         "the real request.",
+    ),
+    OrderingRule(
+        "security_headers",
+        "trusted_host",
+        "Security headers belong on every response, including the 400 for a bad Host "
+        "header; a middleware outside them that answers on its own sends its response "
+        "without them.",
+    ),
+    OrderingRule(
+        "security_headers",
+        "https_redirect",
+        "Security headers belong on every response, including the redirect to https "
+        "(a browser renders its body if it does not follow it).",
+    ),
+    OrderingRule(
+        "trusted_host",
+        "https_redirect",
+        "The redirect to https is built from the Host header; check the host first, or a "
+        "forged Host turns the redirect into an open redirect to any site.",
     ),
     OrderingRule(
         "security_headers",

@@ -36,10 +36,10 @@ class Router:
         self.url_map = Map()
         self._views: dict[str, View] = {}
         self._auto_options: set[str] = set()
-        # PERF: werkzeug's matcher costs ~2 us; an exact path -> method -> endpoint
+        # PERF: werkzeug's matcher costs ~2 us; an exact path -> method -> rule
         # dictionary answers rules without converters in ~0.1 us. Anything it does
         # not know (405, redirects, converters) falls through to werkzeug.
-        self._static: dict[str, dict[str, str]] = {}
+        self._static: dict[str, dict[str, Rule]] = {}
         self._adapter: MapAdapter = self.url_map.bind("localhost")
 
     def add(
@@ -74,7 +74,7 @@ class Router:
         if self._is_static(url_rule):
             by_method = self._static.setdefault(url_rule.rule, {})
             for method in url_rule.methods or ():
-                by_method.setdefault(method, endpoint)
+                by_method.setdefault(method, url_rule)
 
     def route(
         self,
@@ -95,25 +95,32 @@ class Router:
         for route in routes:
             self.add(route.rule, route.view, route.methods, route.endpoint, **route.options)
 
-    def match(self, request: Request) -> tuple[str, dict[str, Any]]:
-        """Return ``(endpoint, url values)``, or raise werkzeug's 404/405/308."""
+    def match(self, request: Request) -> tuple[Rule, dict[str, Any]]:
+        """Return ``(rule, url values)``, or raise werkzeug's 404/405/308."""
         path = request.path
         by_method = self._static.get(path)
         if by_method is not None:
-            endpoint = by_method.get(request.method)
-            if endpoint is not None:
-                return endpoint, {}
+            rule = by_method.get(request.method)
+            if rule is not None:
+                return rule, {}
         try:
-            endpoint, values = self._adapter.match(path, request.method)
+            rule, values = self._adapter.match(path, request.method, return_rule=True)
         except RequestRedirect:
             # The shared adapter does not know this request's host and scheme;
             # let werkzeug build the redirect from the real environ.
-            endpoint, values = self.url_map.bind_to_environ(request.environ).match()
-        return endpoint, dict(values)
+            adapter = self.url_map.bind_to_environ(request.environ)
+            rule, values = adapter.match(return_rule=True)
+        return rule, dict(values)
 
     def dispatch(self, request: Request) -> WerkzeugResponse:
-        """The innermost handler of the pipeline: find the view and call it."""
-        endpoint, values = self.match(request)
+        """The innermost handler of the pipeline: find the view and call it.
+
+        Sets ``request.url_rule`` first, so middleware that runs after the view
+        (metrics, logs) can label by the rule template, not the raw path.
+        """
+        rule, values = self.match(request)
+        request.url_rule = rule
+        endpoint: str = rule.endpoint
         if request.method == "OPTIONS" and endpoint in self._auto_options:
             return self._options_response(request)
         view = self._views[endpoint]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import Headers
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
@@ -30,6 +31,9 @@ class Request(_WerkzeugRequest):
 
     #: The :class:`~lback_mw.App` serving this request.
     app: App
+    #: The routing rule the request matched (``rule.rule`` is the template, such
+    #: as ``/users/<int:id>``); ``None`` until routing, and for 404s and 405s.
+    url_rule: Rule | None = None
     # Attributes middleware commonly set, declared for type checkers; they
     # exist only once a middleware has set them.
     #: When the request entered the timing middleware (``time.perf_counter()``).

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from lback_mw import App, BaseMiddleware, MiddlewareNotUsed
-from lback_mw.checks import ORDERING_RULES, CheckWarning, OrderingRule, check_app
+from lback_mw.checks import (
+    ORDERING_RULES,
+    RECOMMENDED_ORDER,
+    ROLE_NAMES,
+    CheckWarning,
+    OrderingRule,
+    check_app,
+)
 from lback_mw.testing import make_app
 
 LONG_KEY = "x" * 40
@@ -32,26 +39,20 @@ def warnings_for(*middlewares: Any, **settings: Any) -> list[CheckWarning]:
     return check_app(app)
 
 
-def test_clean_app_has_no_warnings() -> None:
-    assert (
-        warnings_for(
-            *(
-                with_role(role)
-                for role in (
-                    "trusted_host",
-                    "security_headers",
-                    "cors",
-                    "session",
-                    "csrf",
-                    "auth",
-                    "gzip",
-                    "request_id",
-                    "access_log",
-                )
-            )
-        )
-        == []
-    )
+def test_recommended_order_has_no_warnings() -> None:
+    assert warnings_for(*(with_role(role) for role in RECOMMENDED_ORDER)) == []
+
+
+@pytest.mark.parametrize("rule", ORDERING_RULES, ids=lambda rule: f"{rule.outer}<{rule.inner}")
+def test_every_rule_agrees_with_the_recommended_order(rule: OrderingRule) -> None:
+    assert RECOMMENDED_ORDER.index(rule.outer) < RECOMMENDED_ORDER.index(rule.inner)
+    assert rule.outer in ROLE_NAMES
+    assert rule.inner in ROLE_NAMES
+
+
+def test_reversed_recommended_order_warns_for_every_rule() -> None:
+    warnings = warnings_for(*(with_role(role) for role in reversed(RECOMMENDED_ORDER)))
+    assert len(warnings) == len(ORDERING_RULES)
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ from lback_mw import App
 from lback_mw.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC_FILES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+DOC_FILES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 _TITLE = re.compile(r"""\btitle=(?:"([^"]*)"|'([^']*)'|(\S+))""")
@@ -270,14 +270,19 @@ def test_relative_links_resolve(path: Path) -> None:
             )
 
 
-@pytest.mark.parametrize("index", ["README.md", "docs/index.md"])
-def test_every_page_is_linked(index: str) -> None:
+@pytest.mark.parametrize(
+    ("index", "pattern"),
+    [("README.md", "*.md"), ("docs/index.md", "**/*.md")],
+    ids=["README.md", "docs/index.md"],
+)
+def test_every_page_is_linked(index: str, pattern: str) -> None:
+    """The README links every top-level page; docs/index.md every page of docs/."""
     path = ROOT / index
     linked = {
         (path.parent / match["target"].split("#", 1)[0]).resolve()
         for match in _LINK.finditer(path.read_text(encoding="utf-8"))
     }
-    pages = {page.resolve() for page in (ROOT / "docs").glob("*.md")} - {path.resolve()}
+    pages = {page.resolve() for page in (ROOT / "docs").glob(pattern)} - {path.resolve()}
     missing = sorted(page.name for page in pages - linked)
     assert not missing, f"{index} does not link to: {', '.join(missing)}"
 
