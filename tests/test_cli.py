@@ -5,13 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 import textwrap
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +18,8 @@ from werkzeug.test import Client
 from lback_mw import App
 from lback_mw.cli import cli, describe_middleware
 from lback_mw.testing import make_app
+
+from .serving import serve
 
 SECRET = "a-test-secret-key-that-is-long-enough-1234"
 
@@ -583,78 +580,18 @@ def test_serve_configures_gunicorn_and_each_worker_builds_the_app(
     assert [layer.path for layer in app.chain] == ["cliproj.middlewares.Tag"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_serve_answers_requests_from_gunicorn_workers(project: Path) -> None:
     write_settings(project, GOOD_YAML)
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
-    env["XDG_RUNTIME_DIR"] = str(project)  # gunicorn's control socket goes here
-    log_path = project / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lback_mw",
-                "serve",
-                "--settings",
-                "settings.yaml",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            response = _get_when_up(f"http://127.0.0.1:{port}/hello", process, log_path)
-            with response:
-                assert response.status == 200
-                assert response.read() == b"hello"
-                assert response.headers["X-Cli-Test"] == "yes"
-                assert response.headers["Server"] == "gunicorn"
-                built_in = response.headers["X-Built-In"]
-            # The app that answered was built by one of two workers, not by the master.
-            workers = _worker_pids(log_path, expected=2)
-            assert len(workers) == 2
-            assert built_in in workers
-            assert str(process.pid) not in workers
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    assert process.returncode == 0, log_path.read_text()
-
-
-def _worker_pids(log_path: Path, expected: int) -> set[str]:
-    deadline = time.monotonic() + 10
-    while True:
-        pids = set(re.findall(r"Booting worker with pid: (\d+)", log_path.read_text()))
-        if len(pids) >= expected or time.monotonic() > deadline:
-            return pids
-        time.sleep(0.1)
-
-
-def _get_when_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> Any:
-    deadline = time.monotonic() + 20
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            return urllib.request.urlopen(url, timeout=2)
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                pytest.fail(f"serve did not answer within 20 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    with serve(project, "settings.yaml", workers=2, ready_path="/hello") as server:
+        response = server.get("/hello")
+        assert response.status == 200
+        assert response.body == b"hello"
+        assert response.headers["X-Cli-Test"] == "yes"
+        assert response.headers["Server"] == "gunicorn"
+        built_in = response.headers["X-Built-In"]
+        # The app that answered was built by one of two workers, not by the master.
+        workers = server.worker_pids(expected=2)
+        assert len(workers) == 2
+        assert built_in in workers
+        assert str(server.process.pid) not in workers
+    assert server.process.returncode == 0, server.log()

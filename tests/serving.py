@@ -1,0 +1,124 @@
+"""Run ``lback-mw serve`` (real gunicorn) on 127.0.0.1 for a test, and stop it after.
+
+Used by every test that needs real HTTP: the CLI, metrics under several workers,
+the full built-in stack end to end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: How long gunicorn may take to boot before the test fails (not a speed check).
+BOOT_TIMEOUT = 20.0
+
+
+@dataclass
+class Server:
+    """A running ``lback-mw serve``: its base URL, process and log file."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self, expected: int, timeout: float = 10.0) -> set[str]:
+        """The pids of the booted workers, once ``expected`` of them booted (or at timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = set(re.findall(r"Booting worker with pid: (\d+)", self.log()))
+            if len(pids) >= expected or time.monotonic() > deadline:
+                return pids
+            time.sleep(0.1)
+
+    def get(self, path: str, headers: Mapping[str, str] | None = None) -> HTTPResult:
+        """GET ``path`` over HTTP; error statuses are returned, not raised."""
+        request = urllib.request.Request(self.url + path, headers=dict(headers or {}))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return HTTPResult(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                return HTTPResult(error.code, error.headers, error.read())
+
+
+@dataclass
+class HTTPResult:
+    status: int
+    headers: Any  # http.client.HTTPMessage: case-insensitive, get_all() for repeats
+    body: bytes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(
+    cwd: Path,
+    settings: str,
+    *,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/",
+) -> Iterator[Server]:
+    """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers.
+
+    ``env`` adds to a copy of this process's environment without its ``LBACK_*``
+    variables. Any HTTP answer on ``ready_path`` (even a 404) counts as up. The
+    server is terminated, then killed if it must be, when the block ends.
+    """
+    port = free_port()
+    full_env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
+    full_env["XDG_RUNTIME_DIR"] = str(cwd)  # gunicorn's control socket goes here
+    full_env.update(env or {})
+    log_path = cwd / f"serve-{port}.log"
+    command = [sys.executable, "-m", "lback_mw", "serve", "--settings", settings]
+    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+        server = Server(f"http://127.0.0.1:{port}", process, log_path)
+        try:
+            _wait_until_up(server, ready_path)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_up(server: Server, path: str) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while True:
+        if server.process.poll() is not None:
+            pytest.fail(f"serve exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            server.get(path)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                pytest.fail(f"serve did not answer within {BOOT_TIMEOUT} s:\n{server.log()}")
+            time.sleep(0.1)
