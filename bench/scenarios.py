@@ -7,12 +7,16 @@ scenarios (for example the full built-in stack against Django's equivalent stack
 as further functions here and list them in a script like
 ``bench/middleware_overhead.py``.
 
+The full-stack scenarios (:func:`lback_stack`, :func:`django_stack`) answer
+``GET /api/items`` with :data:`JSON_BODY`, over HTTPS, from an allowed CORS origin.
+
 This module is also Django's ``ROOT_URLCONF`` (see :data:`urlpatterns`), so it
 must stay importable as ``bench.scenarios``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +97,65 @@ def lback(layers: int, middleware: Sequence[Any] | None = None) -> WSGIApplicati
     return app
 
 
+# -- the full built-in stack -------------------------------------------------------
+
+#: The small JSON answer of the full-stack scenarios (below gzip's minimum size, as
+#: most API answers are: the middleware must decide, not compress).
+JSON_DATA = {"items": [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}], "ok": True}
+JSON_BODY = json.dumps(JSON_DATA, separators=(",", ":")).encode()
+#: The origin the browser sends, allowed by both stacks' CORS configuration.
+ORIGIN = "https://app.example.com"
+#: The request of the full-stack scenarios: HTTPS (no redirect), CORS, gzip accepted.
+STACK_REQUEST = {
+    "base_url": "https://localhost",
+    "headers": {"Origin": ORIGIN, "Accept-Encoding": "gzip, deflate, br"},
+}
+HSTS_SECONDS = 31_536_000
+
+#: lback_mw's counterparts of Django's SecurityMiddleware, CommonMiddleware's host
+#: check, django-cors-headers and GZipMiddleware, in the recommended order.
+EQUIVALENT_STACK: list[Any] = [
+    {"class": "lback_mw.middlewares.SecurityHeadersMiddleware", "params": {"hsts": HSTS_SECONDS}},
+    "lback_mw.middlewares.TrustedHostMiddleware",
+    "lback_mw.middlewares.HTTPSRedirectMiddleware",
+    {"class": "lback_mw.middlewares.CORSMiddleware", "params": {"allow_origins": [ORIGIN]}},
+    "lback_mw.middlewares.GZipMiddleware",
+]
+
+#: Every HTTP built-in, in the order ``lback-mw check`` recommends.
+FULL_STACK: list[Any] = [
+    "lback_mw.middlewares.MetricsMiddleware",
+    "lback_mw.middlewares.RequestIDMiddleware",
+    "lback_mw.middlewares.AccessLogMiddleware",
+    "lback_mw.middlewares.TimingMiddleware",
+    *EQUIVALENT_STACK,
+]
+
+#: Django's stack for the same job (the CORS middleware is django-cors-headers).
+DJANGO_STACK = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+
+def lback_stack(middleware: Sequence[Any]) -> WSGIApplication:
+    """lback_mw with ``middleware``, answering ``GET /api/items`` with :data:`JSON_DATA`."""
+    app = make_app(MIDDLEWARES=list(middleware), ALLOWED_HOSTS=["localhost"])
+
+    @app.route("/api/items")
+    def items(request: LbackRequest) -> dict[str, Any]:
+        return JSON_DATA
+
+    return app
+
+
+def django_stack() -> WSGIApplication:
+    """Django with :data:`DJANGO_STACK`, answering ``GET /api/items`` with :data:`JSON_DATA`."""
+    return django_app(DJANGO_STACK)
+
+
 # -- Falcon ------------------------------------------------------------------------
 
 
@@ -146,12 +209,18 @@ def _django_hello(request: Any) -> Any:
     return HttpResponse(BODY)
 
 
+def _django_items(request: Any) -> Any:
+    from django.http import JsonResponse
+
+    return JsonResponse(JSON_DATA, json_dumps_params={"separators": (",", ":")})
+
+
 def _django_urlpatterns() -> list[Any]:
     try:
         from django.urls import path
     except ImportError:  # pragma: no cover
         return []
-    return [path("hello", _django_hello)]
+    return [path("hello", _django_hello), path("api/items", _django_items)]
 
 
 #: Django's URLconf (``ROOT_URLCONF = "bench.scenarios"``).
@@ -180,6 +249,10 @@ def django_app(middleware: Sequence[str]) -> WSGIApplication:
             MIDDLEWARE=[],
             INSTALLED_APPS=[],
             DATABASES={},
+            # Read only by the full stack's middleware (see DJANGO_STACK).
+            SECURE_SSL_REDIRECT=True,
+            SECURE_HSTS_SECONDS=HSTS_SECONDS,
+            CORS_ALLOWED_ORIGINS=[ORIGIN],
         )
         django.setup()
     settings.MIDDLEWARE = list(middleware)

@@ -10,6 +10,8 @@ from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy.engine import Engine
+
 from .database import database_url, session_factory
 from .errors import ErrorResponder
 from .exceptions import ImproperlyConfigured, dotted_name
@@ -213,10 +215,19 @@ class App:
         return Client(self, lint=lint)
 
     def close(self) -> None:
-        """Release what dependencies hold (the database engine's connections)."""
+        """Release what middleware and dependencies hold: each middleware's own
+        ``close()`` (a session or rate-limit store's connections), then the
+        database engine's connections."""
+        for layer in self.chain:
+            close = getattr(layer.instance, "close", None)
+            if callable(close):
+                close()
         factory = self.dependencies.values().get("db_session")
-        if factory is not None:
-            factory.kw["bind"].dispose()
+        # A project may provide its own factory (a scoped_session, a plain
+        # function): only a sessionmaker's engine is known to be disposable.
+        bind = getattr(factory, "kw", {}).get("bind")
+        if isinstance(bind, Engine):
+            bind.dispose()
 
     # -- start-up --------------------------------------------------------------
 

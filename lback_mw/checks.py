@@ -51,12 +51,15 @@ ROLE_NAMES = {
     "auth": "authentication",
     "cors": "CORS",
     "csrf": "CSRF protection",
+    "db_session": "the database session",
     "gzip": "gzip",
     "https_redirect": "the HTTPS redirect",
     "metrics": "metrics",
+    "rate_limit": "rate limiting",
     "request_id": "the request id",
     "security_headers": "security headers",
     "session": "sessions",
+    "static_files": "static files",
     "timing": "timing",
     "trusted_host": "the trusted-host check",
 }
@@ -74,9 +77,12 @@ RECOMMENDED_ORDER = (
     "https_redirect",
     "cors",
     "gzip",
+    "static_files",
     "session",
     "csrf",
     "auth",
+    "rate_limit",
+    "db_session",
 )
 
 #: Pairs of ``ordering_role`` values that must appear in this order in the chain

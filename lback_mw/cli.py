@@ -230,9 +230,15 @@ def serve_command(info: ScriptInfo, workers: int, bind: Sequence[str], timeout: 
 
     Put it behind a reverse proxy (nginx) when it faces the internet.
     """
-    application = _gunicorn_application(
-        {"bind": list(bind), "workers": workers, "timeout": timeout, "proc_name": "lback-mw"}
-    )
+    options: dict[str, Any] = {
+        "bind": list(bind),
+        "workers": workers,
+        "timeout": timeout,
+        "proc_name": "lback-mw",
+    }
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        options["child_exit"] = _mark_metrics_process_dead
+    application = _gunicorn_application(options)
     # Build once here so a bad setting is one clear error and exit 1, instead of
     # every worker failing to boot. This app is then dropped: see load() below.
     info.load_app().close()
@@ -240,6 +246,19 @@ def serve_command(info: ScriptInfo, workers: int, bind: Sequence[str], timeout: 
     if source is not None:
         os.environ[SETTINGS_ENV_VAR] = source
     application.run()
+
+
+def _mark_metrics_process_dead(server: Any, worker: Any) -> None:
+    """gunicorn's ``child_exit`` hook in Prometheus multiprocess mode.
+
+    A dead worker's live gauges (requests in progress) must stop counting, as
+    prometheus-client's docs require; its counters and histograms stay summed.
+    """
+    try:
+        from prometheus_client import multiprocess
+    except ImportError:  # the variable is set, but nothing here records metrics
+        return
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def _gunicorn_application(options: dict[str, Any]) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
+from pydantic_core import ErrorDetails
 
 from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name
 
@@ -97,9 +98,21 @@ class Dependencies:
             with self._lock:
                 if provider.value is MISSING:
                     assert provider.factory is not None  # provide() guarantees one of them
-                    bound = bind_arguments(
-                        provider.factory, {}, self, f"dependency {name!r}", owner=None
-                    )
+                    try:
+                        bound = bind_arguments(
+                            provider.factory, {}, self, f"dependency {name!r}", owner=None
+                        )
+                    except ImproperlyConfigured as exc:
+                        factory = dotted_name(provider.factory)
+                        short = factory.rsplit(".", 1)[-1]
+                        raise ImproperlyConfigured(
+                            f"{exc} Note: {factory} is registered as a factory, which is "
+                            f"called once to build {name!r}. If {factory} itself is the "
+                            f"dependency (a function such as a user_loader), provide it "
+                            f"as a value: app.provide({name!r}, value={short}), "
+                            f"create_app(..., dependencies={{{name!r}: ...}}), or point "
+                            "DEPENDENCIES at a factory that returns it."
+                        ) from None
                     try:
                         provider.value = provider.factory(**bound.kwargs)
                     except ImproperlyConfigured:
@@ -225,10 +238,12 @@ def _validate(param: inspect.Parameter, annotation: Any, value: Any, label: str)
     if annotation is Any:
         return value
     adapter = _adapter(annotation)
+    if adapter is None:
+        return value
     try:
         validated = adapter.validate_python(value)
     except ValidationError as exc:
-        reasons = "; ".join(err["msg"] for err in exc.errors())
+        reasons = "; ".join(_reason(err) for err in exc.errors())
         raise ImproperlyConfigured(
             f"{label}: parameter {param.name!r} expects {_type_name(annotation)}, "
             f"got {value!r}: {reasons}."
@@ -240,13 +255,26 @@ def _validate(param: inspect.Parameter, annotation: Any, value: Any, label: str)
     return validated
 
 
-def _adapter(annotation: Any) -> TypeAdapter[Any]:
+def _reason(error: ErrorDetails) -> str:
+    """pydantic's message, prefixed with where in the value it applies (``[0].limit``)."""
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+    return f"at {where.lstrip('.')}: {error['msg']}" if where else error["msg"]
+
+
+def _adapter(annotation: Any) -> TypeAdapter[Any] | None:
+    """A validator for ``annotation``; ``None`` when pydantic cannot build one."""
     try:
         return TypeAdapter(annotation)
     except (PydanticSchemaGenerationError, PydanticUserError):
+        pass
+    try:
         # Classes pydantic has no schema for (a project's own types) are checked
         # with isinstance, which is all a constructor could expect of them.
         return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+    except (PydanticSchemaGenerationError, PydanticUserError):
+        # Annotations pydantic refuses outright (typing.TypedDict before Python
+        # 3.12): the value goes to the constructor unchecked, as with no annotation.
+        return None
 
 
 def _type_name(annotation: Any) -> str:

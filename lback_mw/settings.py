@@ -78,11 +78,26 @@ class Settings(BaseSettings):
     WSGI_MIDDLEWARES: list[Any] = []
     DEBUG: bool = False
     SECRET_KEY: str = ""
+    #: Former keys, still accepted to verify signed values while SECRET_KEY rotates.
+    SECRET_KEY_FALLBACKS: list[str] = []
     ALLOWED_HOSTS: list[str] = []
+    #: Other origins (``https://*.example.com``) whose pages may post to this site.
+    CSRF_TRUSTED_ORIGINS: list[str] = []
+    #: Where SessionMiddleware keeps sessions (a backend URL); ``None``: a signed cookie.
+    SESSION_BACKEND: str | None = None
+    #: Where AuthenticationMiddleware sends browsers that must log in (a path or URL).
+    LOGIN_URL: str = "/login"
     #: SQLAlchemy URL; ``None`` means a SQLite file ``db.sqlite3`` in ``BASE_DIR``.
     DATABASE_URL: str | None = None
+    #: Where rate-limit counters are kept: ``memory://`` or ``redis://host:6379/0``;
+    #: ``None`` means ``memory://`` (one process).
+    RATELIMIT_BACKEND: str | None = None
     #: Template directories; relative ones are taken from ``BASE_DIR``.
     TEMPLATE_DIRS: list[str] = []
+    #: The URL path static files are served under (StaticFilesMiddleware).
+    STATIC_URL: str = "/static/"
+    #: The directory static files are served from; a relative one is taken from ``BASE_DIR``.
+    STATIC_ROOT: Path | None = None
     #: Dotted path of a module with a ``routes`` list of :class:`~lback_mw.routing.Route`.
     ROUTES: str | None = None
     #: Extra injectable dependencies: name -> dotted path of a factory (or value).

@@ -38,10 +38,18 @@ class Request(_WerkzeugRequest):
     # exist only once a middleware has set them.
     #: When the request entered the timing middleware (``time.perf_counter()``).
     start_time: float
+    #: Milliseconds from ``start_time`` to the response leaving the timing middleware.
+    duration_ms: float
+    #: The request's correlation id, set by the request-id middleware.
+    id: str
     #: The user, set by an authentication middleware.
     user: Any
     #: The session, set by a session middleware.
     session: Any
+    #: The request's SQLAlchemy session, set by SQLAlchemySessionMiddleware.
+    db: Any
+    #: Call it for a fresh masked CSRF token; set by CSRFMiddleware.
+    csrf_token: Any
 
     def url_for(self, endpoint: str, /, *, _external: bool = False, **values: Any) -> str:
         """Build a URL for ``endpoint`` that honours this request's host and script root."""

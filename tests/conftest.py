@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,3 +44,51 @@ def app_factory() -> Iterator[Callable[..., App]]:
 def client_for() -> Callable[[App], Client]:
     """A linted client: every request is checked against the WSGI spec."""
     return lambda app: Client(app, lint=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``redis-server`` on 127.0.0.1 for the whole test session; yields its URL base.
+
+    Skips with the reason when the binary is missing (CI installs it, so nothing
+    skips there). Persistence is off, and the server stops with the session.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"redis-server did not start on 127.0.0.1:{port}")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """A URL to an empty Redis database (db 0 is flushed before each test)."""
+    import redis
+
+    url = f"{redis_server}/0"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url

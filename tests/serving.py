@@ -47,10 +47,11 @@ class Server:
             time.sleep(0.1)
 
     def get(self, path: str, headers: Mapping[str, str] | None = None) -> HTTPResult:
-        """GET ``path`` over HTTP; error statuses are returned, not raised."""
+        """GET ``path`` over HTTP; redirects and error statuses are returned, not
+        followed or raised."""
         request = urllib.request.Request(self.url + path, headers=dict(headers or {}))
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with _OPENER.open(request, timeout=10) as response:
                 return HTTPResult(response.status, response.headers, response.read())
         except urllib.error.HTTPError as error:
             with error:
@@ -62,6 +63,16 @@ class HTTPResult:
     status: int
     headers: Any  # http.client.HTTPMessage: case-insensitive, get_all() for repeats
     body: bytes
+
+
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand redirects back to the test (as HTTPError) instead of following them."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_KeepRedirects)
 
 
 def free_port() -> int:

@@ -213,3 +213,61 @@ def test_failing_factory_names_the_dependency(app_factory: Callable[..., App]) -
         "test_failing_factory_names_the_dependency.<locals>.broken_cache raised "
         "ConnectionError: cache server unreachable"
     )
+
+
+def test_close_leaves_a_project_provided_db_session_factory_alone() -> None:
+    calls: list[str] = []
+
+    def open_session() -> str:
+        calls.append("opened")
+        return "session"
+
+    app = make_app(dependencies={"db_session": open_session})
+    assert app.dependencies["db_session"] is open_session
+    app.close()  # a plain function has no engine to dispose: no AttributeError
+    assert calls == []
+
+
+def test_a_function_named_as_a_factory_gets_a_hint(app_factory: Callable[..., App]) -> None:
+    app = app_factory(DEPENDENCIES={"user_loader": "tests.sample_dependencies.load_user"})
+    with pytest.raises(ImproperlyConfigured) as info:
+        app.dependencies["user_loader"]
+    message = str(info.value)
+    assert "required parameter 'user_id' has no value" in message
+    assert "tests.sample_dependencies.load_user is registered as a factory" in message
+    assert "app.provide('user_loader', value=load_user)" in message
+
+
+def test_params_errors_say_where_in_the_value(app_factory: Callable[..., App]) -> None:
+    class Hosts(BaseMiddleware):
+        def __init__(self, hosts: list[str]) -> None:
+            self.hosts = hosts
+
+        def process_request(self, request: Request) -> None:
+            return None
+
+    with pytest.raises(ImproperlyConfigured) as info:
+        app_factory(MIDDLEWARES=[{"class": Hosts, "params": {"hosts": ["a", 3]}}])
+    assert "parameter 'hosts' expects list[str], got ['a', 3]: at [1]: Input should be" in str(
+        info.value
+    )
+
+
+def test_annotations_pydantic_refuses_pass_values_through(
+    app_factory: Callable[..., App],
+) -> None:
+    from typing import TypedDict  # pydantic refuses typing.TypedDict on Python < 3.12
+
+    class Rule(TypedDict):
+        path: str
+
+    class Rules(BaseMiddleware):
+        def __init__(self, rules: list[Rule]) -> None:
+            self.rules = rules
+
+        def process_request(self, request: Request) -> None:
+            return None
+
+    rules = [{"path": "/x"}]
+    app = app_factory(MIDDLEWARES=[{"class": Rules, "params": {"rules": rules}}])
+    assert app.configured_middleware[0].instance.rules is rules

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lback_mw import App, ImproperlyConfigured
+from lback_mw import App, BaseMiddleware, ImproperlyConfigured
 from lback_mw.testing import make_app
 from tests import sample_middlewares
 from tests.sample_middlewares import (
@@ -296,3 +296,32 @@ def test_wsgi_middleware_errors_name_the_entry() -> None:
 
 def test_sample_module_is_importable() -> None:
     assert sample_middlewares.__name__ == SAMPLES
+
+
+def test_app_close_closes_every_middleware_that_can_be_closed() -> None:
+    closed: list[str] = []
+
+    class Pool(BaseMiddleware):
+        def __init__(self, name: str = "a") -> None:
+            self.name = name
+
+        def process_request(self, request: Any) -> None:
+            return None
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    class NoClose(BaseMiddleware):
+        def process_request(self, request: Any) -> None:
+            return None
+
+    app = make_app(
+        MIDDLEWARES=[
+            {"class": Pool, "params": {"name": "outer"}},
+            NoClose,
+            {"class": Pool, "params": {"name": "inner"}},
+        ]
+    )
+    assert closed == []
+    app.close()
+    assert closed == ["outer", "inner"]

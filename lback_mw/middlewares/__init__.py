@@ -13,38 +13,59 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .access_log import AccessLogMiddleware
+    from .auth import AuthenticationMiddleware
     from .compression import GZipMiddleware
     from .cors import CORSMiddleware
+    from .csrf import CSRFMiddleware, csrf_exempt
+    from .db_session import SQLAlchemySessionMiddleware
     from .https_redirect import HTTPSRedirectMiddleware
     from .metrics import MetricsMiddleware
+    from .ratelimit import RateLimitMiddleware
     from .request_id import RequestIDMiddleware
     from .security import SecurityHeadersMiddleware
+    from .session import SessionMiddleware
+    from .static import StaticFilesMiddleware
     from .timing import TimingMiddleware
     from .trusted_host import TrustedHostMiddleware
 
-#: Class name -> the module (in this package) that defines it.
+#: Public name (a middleware class, or a helper such as ``csrf_exempt``) -> the
+#: module of this package that defines it.
 BUILTINS = {
     "AccessLogMiddleware": "access_log",
+    "AuthenticationMiddleware": "auth",
     "CORSMiddleware": "cors",
+    "CSRFMiddleware": "csrf",
     "GZipMiddleware": "compression",
     "HTTPSRedirectMiddleware": "https_redirect",
     "MetricsMiddleware": "metrics",
+    "RateLimitMiddleware": "ratelimit",
     "RequestIDMiddleware": "request_id",
+    "SQLAlchemySessionMiddleware": "db_session",
     "SecurityHeadersMiddleware": "security",
+    "SessionMiddleware": "session",
+    "StaticFilesMiddleware": "static",
     "TimingMiddleware": "timing",
     "TrustedHostMiddleware": "trusted_host",
+    "csrf_exempt": "csrf",
 }
 
 __all__ = [
     "AccessLogMiddleware",
+    "AuthenticationMiddleware",
     "CORSMiddleware",
+    "CSRFMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
     "MetricsMiddleware",
+    "RateLimitMiddleware",
     "RequestIDMiddleware",
+    "SQLAlchemySessionMiddleware",
     "SecurityHeadersMiddleware",
+    "SessionMiddleware",
+    "StaticFilesMiddleware",
     "TimingMiddleware",
     "TrustedHostMiddleware",
+    "csrf_exempt",
 ]
 
 

@@ -1,0 +1,250 @@
+"""One access-log record per request, through :mod:`logging`, once the body is sent."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from functools import partial
+from typing import Any, ClassVar, Literal, TypedDict
+from urllib.parse import quote
+
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ..exceptions import ImproperlyConfigured
+from ..wrappers import Request
+from .base import BaseMiddleware
+
+LogFormat = Literal["common", "combined", "json"]
+
+# process_request's start time, kept in the environ: the instance is shared by threads.
+_START_KEY = "lback_mw.access_log.start"
+
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# request.path is percent-decoded (%0D%0A is a real CR LF there), so the target is
+# re-quoted to the form the client sent. Path: RFC 3986 pchar and "/"; no "%",
+# which in a decoded path is a literal percent sign. The query string is raw, so
+# its existing %XX escapes stay.
+_PATH_SAFE = "!$&'()*+,/:;=@~"
+_QUERY_SAFE = "!$&'()*+,/:;=?@%~"
+
+# Apache's ap_escape_logitem, by hand since neither logging nor werkzeug has it:
+# control characters (C0, DEL, C1) and the Unicode line separators become escape
+# sequences, and '"' and '\' are backslash-escaped, so no value can end a quoted
+# field or start a new line.
+_ESCAPES: dict[int, str] = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+}
+_ESCAPES.update(
+    str.maketrans(
+        {"\b": "\\b", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\"}
+    )
+)
+
+
+class AccessLogFields(TypedDict):
+    """The fields of one request, passed to handlers as ``record.http``.
+
+    Values are raw (not escaped); missing ones are ``None``.
+    """
+
+    time: str  # ISO 8601, local time with its UTC offset: when the request came in
+    remote_addr: str | None
+    user: str | None
+    method: str
+    path: str  # percent-encoded, with the query string
+    protocol: str | None
+    status: int
+    bytes: int
+    duration_ms: float  # to the end of the body
+    request_id: str | None
+    referer: str | None
+    user_agent: str | None
+
+
+def _clf(value: str | None) -> str:
+    return value.translate(_ESCAPES) if value else "-"
+
+
+def _common_line(fields: AccessLogFields, received: datetime) -> str:
+    stamp = f"{received.day:02d}/{_MONTHS[received.month]}/{received:%Y:%H:%M:%S %z}"
+    request_line = f"{fields['method']} {fields['path']} {fields['protocol'] or '-'}"
+    return (
+        f"{_clf(fields['remote_addr'])} - {_clf(fields['user'])} [{stamp}] "
+        f'"{_clf(request_line)}" {fields["status"]} {fields["bytes"] or "-"}'
+    )
+
+
+def _extensions(fields: AccessLogFields) -> str:
+    # Our two fields after Apache's, as nginx logs append $request_time.
+    return f"{fields['duration_ms']:.3f} {_clf(fields['request_id'])}"
+
+
+def _format_common(fields: AccessLogFields, received: datetime) -> str:
+    return f"{_common_line(fields, received)} {_extensions(fields)}"
+
+
+def _format_combined(fields: AccessLogFields, received: datetime) -> str:
+    return (
+        f'{_common_line(fields, received)} "{_clf(fields["referer"])}" '
+        f'"{_clf(fields["user_agent"])}" {_extensions(fields)}'
+    )
+
+
+def _format_json(fields: AccessLogFields, received: datetime) -> str:
+    # ensure_ascii: control characters and line separators come out as \uXXXX.
+    return json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
+
+
+_FORMATTERS: dict[str, Callable[[AccessLogFields, datetime], str]] = {
+    "common": _format_common,
+    "combined": _format_combined,
+    "json": _format_json,
+}
+
+
+def _parse_level(level: int | str, owner: str) -> int:
+    if isinstance(level, str):
+        name = level.strip().upper()
+        if not name.isdigit():
+            levels = logging.getLevelNamesMapping()
+            if name not in levels:
+                raise ImproperlyConfigured(
+                    f"{owner}: parameter 'level' is {level!r}, which is not a logging "
+                    "level. Use DEBUG, INFO, WARNING, ERROR or CRITICAL (any case), or a "
+                    "number such as 20."
+                )
+            return levels[name]
+        level = int(name)
+    if level < 0:
+        raise ImproperlyConfigured(
+            f"{owner}: parameter 'level' is {level}; a logging level is 0 or more (INFO is 20)."
+        )
+    return level
+
+
+def _username(user: Any) -> str | None:
+    if user is None or not getattr(user, "is_authenticated", True):
+        return None
+    get_username = getattr(user, "get_username", None)
+    if callable(get_username):
+        return str(get_username())
+    return str(getattr(user, "username", user))
+
+
+class _CountingBody:
+    """A streamed body that counts the encoded bytes the server takes from it."""
+
+    __slots__ = ("_body", "_chunks", "sent")
+
+    def __init__(self, body: Iterable[Any], chunks: Iterator[bytes]) -> None:
+        self._body = body
+        self._chunks = chunks
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self.sent += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        # The original iterable's close() (a generator's finally, an open file)
+        # must still run; werkzeug calls this one instead.
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+
+class AccessLogMiddleware(BaseMiddleware):
+    """Log one line per request, when its body has been sent.
+
+    :param logger_name: the logger the records go to.
+    :param level: their level, a number or a name (``"INFO"``, ``"debug"``).
+    :param format: ``"common"`` (Apache's Common Log Format), ``"combined"``
+        (plus referer and user agent, nginx's default) or ``"json"``; the first
+        two end with the duration in ms and the request id.
+    """
+
+    ordering_role: ClassVar[str] = "access_log"
+
+    def __init__(
+        self,
+        logger_name: str = "lback_mw.access",
+        level: int | str = "INFO",
+        format: LogFormat = "combined",
+    ) -> None:
+        owner = type(self).__name__
+        if not logger_name.strip():
+            raise ImproperlyConfigured(
+                f"{owner}: parameter 'logger_name' is empty, which would log to the root "
+                "logger. Give a name such as 'lback_mw.access' (the default)."
+            )
+        if format not in _FORMATTERS:
+            raise ImproperlyConfigured(
+                f"{owner}: parameter 'format' is {format!r}; use one of "
+                f"{', '.join(map(repr, _FORMATTERS))}."
+            )
+        self.logger = logging.getLogger(logger_name)
+        self.level = _parse_level(level, owner)
+        self._formatter = _FORMATTERS[format]
+
+    def process_request(self, request: Request) -> None:
+        request.environ[_START_KEY] = time.perf_counter()
+
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
+        if not self.logger.isEnabledFor(self.level):
+            return response
+        body = None
+        if response.is_streamed:
+            body = _CountingBody(response.response, response.iter_encoded())
+            response.response = body
+        # The user is read now, while the request (and an ORM session) is still open.
+        user = _username(getattr(request, "user", None))
+        start = request.environ[_START_KEY]
+        response.call_on_close(partial(self._emit, request, response, body, start, user))
+        return response
+
+    def _emit(
+        self,
+        request: Request,
+        response: WerkzeugResponse,
+        body: _CountingBody | None,
+        start: float,
+        user: str | None,
+    ) -> None:
+        duration = time.perf_counter() - start
+        status = response.status_code
+        if body is not None:
+            sent = body.sent
+        elif request.method == "HEAD" or status < 200 or status in (204, 304):
+            sent = 0  # werkzeug's Response.get_app_iter sends no body for these
+        else:
+            sent = sum(map(len, response.iter_encoded()))
+        received = datetime.fromtimestamp(time.time() - duration).astimezone()
+        path = quote(request.script_root + request.path, safe=_PATH_SAFE)
+        if request.query_string:
+            path = f"{path}?{quote(request.query_string, safe=_QUERY_SAFE)}"
+        request_id = getattr(request, "id", None)
+        fields: AccessLogFields = {
+            "time": received.isoformat(timespec="milliseconds"),
+            "remote_addr": request.remote_addr,
+            "user": user,
+            "method": request.method,
+            "path": path,
+            "protocol": request.environ.get("SERVER_PROTOCOL"),
+            "status": status,
+            "bytes": sent,
+            "duration_ms": round(duration * 1000, 3),
+            "request_id": request_id,
+            "referer": request.referrer,
+            "user_agent": request.headers.get("User-Agent"),
+        }
+        self.logger.log(
+            self.level,
+            self._formatter(fields, received),
+            extra={"http": fields, "request_id": request_id or "-"},
+        )

@@ -1,0 +1,274 @@
+"""Authentication: ``request.user`` from the session or a bearer token.
+
+Users come from the project, through two functions provided by name:
+``user_loader(user_id)`` for the id :func:`lback_mw.auth.login` stored in the
+session, and ``token_loader(token)`` for ``Authorization: Bearer`` tokens. Either
+returns the user, or ``None`` for nobody. The session user loads on first use of
+``request.user``, so a view that never looks at it costs no session read and no
+user query.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote, urlencode, urlsplit
+
+from werkzeug.http import quote_header_value
+from werkzeug.local import LocalProxy
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ..auth import ANONYMOUS, ENVIRON_KEY, AnonymousUser, LoginRequired
+from ..exceptions import ImproperlyConfigured
+from ..loader import import_object
+from ..settings import Settings
+from ..wrappers import Request, Response
+from .base import BaseMiddleware
+
+#: ``user_loader(user_id)`` and ``token_loader(token)``: the user, or ``None``.
+Loader = Callable[[str], Any]
+
+#: Django's key, under another name: where ``login()`` keeps the user's id.
+DEFAULT_SESSION_KEY = "_auth_user_id"
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_PAGE_OR_JSON = ("text/html", "application/json")
+# What a path may keep unescaped in the ``next`` parameter (RFC 3986 pchar and "/").
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%"
+
+_CLASS = "AuthenticationMiddleware"
+
+
+class AuthenticationMiddleware(BaseMiddleware):
+    """Set ``request.user`` on every request; guard ``protected_paths``.
+
+    The parameters are documented in docs/middlewares/auth.md.
+    """
+
+    ordering_role: ClassVar[str] = "auth"
+
+    def __init__(
+        self,
+        *,
+        user_loader: Loader | str | None = None,
+        token_loader: Loader | str | None = None,
+        bearer: bool | None = None,
+        session_key: str = DEFAULT_SESSION_KEY,
+        protected_paths: Sequence[str] = (),
+        api_prefixes: Sequence[str] = ("/api/",),
+        login_url: str | None = None,
+        config: Settings | None = None,
+    ) -> None:
+        if bearer is None:
+            bearer = token_loader is not None
+        if bearer and token_loader is None:
+            raise ImproperlyConfigured(
+                f"{_CLASS}: bearer is true but there is no token_loader to look tokens up. "
+                "Provide a dependency named 'token_loader' (a function token_loader(token: "
+                "str) returning the user or None), or drop bearer."
+            )
+        if user_loader is None and not bearer:
+            raise ImproperlyConfigured(
+                f"{_CLASS} needs a user_loader: a function user_loader(user_id: str) that "
+                "returns the user with that id, or None. Provide it by name, one of: "
+                "DEPENDENCIES = {'user_loader': 'myapp.auth.make_user_loader'} in settings "
+                "(a factory returning the function; its own parameters, such as db_session, "
+                "are injected); create_app(settings, dependencies={'user_loader': load_user}); "
+                "app.provide('user_loader', load_user) before app.use(AuthenticationMiddleware); "
+                "or params {'user_loader': 'myapp.auth.load_user'}. For bearer tokens only, "
+                "provide a token_loader instead."
+            )
+        if not session_key:
+            raise ImproperlyConfigured(f"{_CLASS}: session_key must not be empty.")
+        #: Loads the session's user; ``None`` when only bearer tokens are accepted.
+        self.user_loader = _function(user_loader, "user_loader", "user_id")
+        #: Loads a bearer token's user; ``None`` when bearer tokens are not accepted.
+        self.token_loader = _function(token_loader, "token_loader", "token") if bearer else None
+        self.session_key = session_key
+        if login_url is None:
+            login_url = "/login" if config is None else config.LOGIN_URL
+        self.login_url = _check_login_url(login_url)
+        # A login page under a protected path must stay reachable, or nobody can log in.
+        parts = urlsplit(login_url)
+        self._login_path = None if parts.netloc else parts.path
+        self._login_separator = "&" if parts.query else "?"
+        self._protected = _compile_paths(protected_paths, "protected_paths")
+        self._api = _compile_paths(api_prefixes, "api_prefixes")
+        challenges = []
+        if self.token_loader is not None:
+            challenges.append("Bearer")
+        if self.user_loader is not None:
+            # No registered scheme names a login form; this is the Cookie draft's
+            # (draft-broyer-http-cookie-auth), which at least says where to log in.
+            challenges.append(f"Cookie form-action={quote_header_value(login_url)}")
+        self._challenge = ", ".join(challenges)
+
+    def process_request(self, request: Request) -> WerkzeugResponse | None:
+        environ = request.environ
+        environ[ENVIRON_KEY] = self  # for login() and logout()
+        if self.token_loader is not None and "HTTP_AUTHORIZATION" in environ:
+            credentials = request.authorization
+            if credentials is not None and credentials.type == "bearer":
+                return self._authenticate_bearer(request, credentials.token)
+            # Another scheme (Basic...) is not ours: fall back to the session.
+        protected = self._protected is not None and self._protected.match(request.path)
+        if self.user_loader is None:
+            user: Any = ANONYMOUS
+        else:
+            session = getattr(request, "session", None)
+            if session is None:
+                raise ImproperlyConfigured(
+                    f"{_CLASS} reads the user from request.session, and no SessionMiddleware "
+                    "ran for this request: add 'lback_mw.middlewares.SessionMiddleware' above "
+                    f"{_CLASS} in MIDDLEWARES."
+                )
+            if not protected:
+                request.user = _lazy(self._session_user, session)
+                return None
+            user = self._session_user(session)
+        request.user = user
+        if protected and isinstance(user, AnonymousUser) and not self._is_login_page(request):
+            return self._login_required(request)
+        return None
+
+    def process_exception(self, request: Request, exc: Exception) -> WerkzeugResponse | None:
+        if isinstance(exc, LoginRequired):
+            return self._login_required(request)
+        return None
+
+    def _authenticate_bearer(self, request: Request, token: str | None) -> WerkzeugResponse | None:
+        assert self.token_loader is not None  # only called when bearer tokens are on
+        if not token or not _BEARER_TOKEN.fullmatch(token):
+            return _unauthorized(
+                "The bearer token is malformed.", _bearer_error("The access token is malformed.")
+            )
+        user = self.token_loader(token)
+        if user is None:
+            return _unauthorized(
+                "The bearer token is not valid.",
+                _bearer_error("The access token is unknown, expired or revoked."),
+            )
+        request.user = user
+        return None
+
+    def _session_user(self, session: Any) -> Any:
+        user_id = session.get(self.session_key)
+        if user_id is None:
+            return ANONYMOUS
+        assert self.user_loader is not None  # only called with a user_loader
+        user = self.user_loader(user_id) if isinstance(user_id, str) else None
+        if user is None:
+            # The user was deleted (or disabled): forget the id, so the next
+            # requests neither ask the user store again nor count as logged in.
+            del session[self.session_key]
+            return ANONYMOUS
+        return user
+
+    def _is_login_page(self, request: Request) -> bool:
+        return request.script_root + request.path == self._login_path
+
+    def _login_required(self, request: Request) -> WerkzeugResponse:
+        """A 401 for API clients; for browsers, a redirect to the login page."""
+        if self._wants_json(request):
+            return _unauthorized("Authentication is required.", self._challenge)
+        if request.method not in ("GET", "HEAD"):
+            # After login a browser can only GET the page it was on, so a form's
+            # action is no place to come back to: 303 (then GET) without next.
+            return redirect(self.login_url, 303, Response)
+        return redirect(
+            f"{self.login_url}{self._login_separator}{urlencode({'next': _next_path(request)})}",
+            302,
+            Response,
+        )
+
+    def _wants_json(self, request: Request) -> bool:
+        environ = request.environ
+        if "HTTP_X_REQUESTED_WITH" in environ or "HTTP_AUTHORIZATION" in environ:
+            return True  # a script, or a client sending credentials itself: not a page view
+        if self._api is not None and self._api.match(request.path):
+            return True
+        return request.accept_mimetypes.best_match(_PAGE_OR_JSON) == "application/json"
+
+
+def _lazy(load: Callable[[Any], Any], session: Any) -> LocalProxy[Any]:
+    """``request.user``, loaded from ``session`` on first use and then kept."""
+    loaded: list[Any] = []
+
+    def user() -> Any:
+        if not loaded:
+            loaded.append(load(session))
+        return loaded[0]
+
+    return LocalProxy(user)
+
+
+def _next_path(request: Request) -> str:
+    # WSGI gives the path decoded: quote it again, or "/a%3Fb" would come back as
+    # "/a?b". The query string is still encoded; only stray raw bytes are quoted.
+    # One leading slash: "//evil.example" must not become a next= to another site.
+    path = "/" + quote(request.script_root + request.path, safe=_PATH_SAFE).lstrip("/")
+    query = request.query_string
+    return f"{path}?{quote(query, safe=_QUERY_SAFE)}" if query else path
+
+
+def _unauthorized(detail: str, challenge: str) -> Response:
+    """A 401 as RFC 9457 problem details; a 401 must say how to authenticate (RFC 9110)."""
+    body = {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail}
+    return Response(
+        json.dumps(body),
+        status=401,
+        mimetype="application/problem+json",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def _bearer_error(description: str) -> str:
+    # RFC 6750 section 3: a rejected token is "invalid_token", whatever the reason.
+    return f'Bearer error="invalid_token", error_description="{description}"'
+
+
+def _function(value: Loader | str | None, name: str, argument: str) -> Loader | None:
+    """The loader itself, imported first when ``params`` named it by dotted path."""
+    if isinstance(value, str):
+        value = import_object(value, f"{_CLASS}: {name} {value!r}")
+    if value is not None and not callable(value):
+        raise ImproperlyConfigured(
+            f"{_CLASS}: {name} is a {type(value).__name__} ({value!r:.60}), not a function "
+            f"{name}({argument}: str) returning the user or None. A DEPENDENCIES entry "
+            "naming a factory provides what the factory returns: return the function."
+        )
+    return value
+
+
+def _check_login_url(url: str) -> str:
+    if url.startswith("/") and not url.startswith("//"):
+        return url
+    if urlsplit(url).scheme in ("http", "https"):
+        return url
+    raise ImproperlyConfigured(
+        f"{_CLASS}: login_url (or the LOGIN_URL setting) must be a path starting with "
+        f"one '/', like '/login', or an http(s) URL; got {url!r}."
+    )
+
+
+def _compile_paths(paths: Sequence[str], option: str) -> re.Pattern[str] | None:
+    """One regular expression for ``paths``: prefixes, and ``fnmatch`` globs."""
+    parts = []
+    for path in paths:
+        if not path.startswith("/"):
+            raise ImproperlyConfigured(
+                f"{_CLASS}: {option} entry {path!r} must start with '/': a prefix such as "
+                "'/admin' or '/api/', or a glob such as '/reports/*.pdf'."
+            )
+        if any(char in path for char in "*?["):
+            parts.append(fnmatch.translate(path))
+        else:
+            # "/admin/" covers what is under it; "/admin" also covers "/admin" itself,
+            # but never "/administrator".
+            parts.append(re.escape(path) + ("" if path.endswith("/") else "(?:/|$)"))
+    return re.compile("|".join(parts)) if parts else None

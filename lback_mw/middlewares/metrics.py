@@ -1,0 +1,282 @@
+"""Prometheus metrics: request count, latency and in-flight requests, and a scrape endpoint.
+
+Labels are bounded on purpose: the route is the rule template (``/users/<int:id>``),
+never the raw path, and an unknown HTTP method becomes ``other``. Every distinct
+label value is a time series kept forever by Prometheus, so a label a client
+can choose freely (a path, a method) would let anyone exhaust its memory.
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import math
+import os
+import re
+from collections.abc import Sequence
+from time import perf_counter
+from typing import TYPE_CHECKING, ClassVar
+
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import MethodNotAllowed, Unauthorized
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ..exceptions import ImproperlyConfigured
+from ..settings import Settings
+from ..wrappers import Request, Response
+from ._http import BEARER_TOKEN
+from .base import BaseMiddleware
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+#: The route label of requests no rule matched: 404s, 405s, and requests an inner
+#: middleware answered before routing.
+UNMATCHED = "<unmatched>"
+#: The method label of any method not in :data:`KNOWN_METHODS`.
+OTHER_METHOD = "other"
+#: Methods labelled as themselves (RFC 9110 and PATCH).
+KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+)
+#: The environment variable that turns on prometheus-client's multiprocess mode.
+MULTIPROC_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+
+_NAMESPACE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# RFC 6750's b64token: what werkzeug reads back as a bearer token. Anything else
+# ("a=b", spaces) would be parsed as parameters and could never match.
+_SCRAPE_METHODS = ("GET", "HEAD")
+_LABELS = ("method", "route", "status")
+
+
+class MetricsMiddleware(BaseMiddleware):
+    """Count requests and time them for Prometheus, and answer its scrapes on ``path``.
+
+    Metrics (with ``namespace`` as prefix): ``http_requests_total`` and
+    ``http_request_duration_seconds`` labelled by method, route template and
+    status; ``http_requests_in_progress``, unlabelled. Scrapes of ``path`` are
+    answered here and not counted themselves.
+
+    :param path: where Prometheus scrapes (GET or HEAD).
+    :param token: require ``Authorization: Bearer <token>`` on scrapes; defaults
+        to the ``METRICS_TOKEN`` setting; ``None`` leaves the endpoint open.
+    :param namespace: prefix of the metric names (``myapp`` -> ``myapp_http_requests_total``).
+    :param buckets: upper bounds, in seconds, of the latency histogram buckets.
+    :param registry: where the metrics are registered and what a single-process
+        scrape exposes; default a new registry of this instance's own (plus the
+        process, platform and GC collectors), so several apps can live in one process.
+    """
+
+    ordering_role: ClassVar[str] = "metrics"
+
+    def __init__(
+        self,
+        path: str = "/metrics",
+        token: str | None = None,
+        namespace: str = "",
+        buckets: Sequence[float] | None = None,
+        registry: CollectorRegistry | None = None,
+        config: Settings | None = None,
+    ) -> None:
+        try:
+            from prometheus_client import (
+                CollectorRegistry,
+                Counter,
+                Gauge,
+                GCCollector,
+                Histogram,
+                PlatformCollector,
+                ProcessCollector,
+                values,
+            )
+            from prometheus_client.exposition import choose_encoder
+            from prometheus_client.multiprocess import MultiProcessCollector
+        except ImportError:
+            raise ImproperlyConfigured(
+                "MetricsMiddleware needs prometheus-client, which is not installed. Install "
+                "it with: pip install 'lback_mw[metrics]'"
+            ) from None
+        if not path.startswith("/"):
+            raise ImproperlyConfigured(
+                f"MetricsMiddleware: parameter 'path' is {path!r}; it must be a URL path "
+                "starting with '/', such as '/metrics'."
+            )
+        if namespace and not _NAMESPACE.fullmatch(namespace):
+            raise ImproperlyConfigured(
+                f"MetricsMiddleware: parameter 'namespace' is {namespace!r}; a Prometheus "
+                "name prefix has only letters, digits and underscores and does not start "
+                "with a digit, such as 'myapp'."
+            )
+        if buckets is None:
+            buckets = Histogram.DEFAULT_BUCKETS
+        elif (
+            not buckets
+            or any(math.isnan(bound) for bound in buckets)
+            or any(low >= high for low, high in itertools.pairwise(buckets))
+        ):
+            raise ImproperlyConfigured(
+                f"MetricsMiddleware: parameter 'buckets' is {list(buckets)!r}; give at least "
+                "one bucket upper bound, in seconds, in increasing order, such as "
+                "[0.01, 0.05, 0.1, 0.5, 1, 5]."
+            )
+        if token is None and config is not None:
+            token = getattr(config, "METRICS_TOKEN", None)
+        self._token = None if token is None else _check_token(token).encode()
+        self._multiproc_dir = _multiprocess_dir(active=values.ValueClass._multiprocess)
+        if registry is None:
+            registry = CollectorRegistry()
+            if self._multiproc_dir is None:
+                # What prometheus-client's global registry exposes by default; they
+                # describe this process only, so multiprocess mode leaves them out.
+                ProcessCollector(registry=registry)
+                PlatformCollector(registry=registry)
+                GCCollector(registry=registry)
+        elif not isinstance(registry, CollectorRegistry):
+            raise ImproperlyConfigured(
+                f"MetricsMiddleware: parameter 'registry' is {registry!r}; give a "
+                "prometheus_client.CollectorRegistry, or leave it out for a registry of "
+                "this middleware's own."
+            )
+
+        #: Where this middleware's metrics are registered.
+        self.registry = registry
+        #: The scrape path.
+        self.path = path
+        try:
+            self._requests = Counter(
+                "http_requests",
+                "HTTP requests answered, by method, route template and status.",
+                _LABELS,
+                namespace=namespace,
+                registry=registry,
+            )
+            self._duration = Histogram(
+                "http_request_duration_seconds",
+                "Time from entering the middleware until the response was ready, in seconds.",
+                _LABELS,
+                namespace=namespace,
+                buckets=buckets,
+                registry=registry,
+            )
+            in_progress = Gauge(
+                "http_requests_in_progress",
+                "HTTP requests being handled.",
+                namespace=namespace,
+                registry=registry,
+                multiprocess_mode="livesum",
+            )
+        except ValueError as exc:  # a name already in an injected registry
+            raise ImproperlyConfigured(
+                f"MetricsMiddleware: cannot register its metrics in {registry!r}: {exc}. "
+                "Give each MetricsMiddleware sharing a registry its own 'namespace'."
+            ) from exc
+        self._in_progress_inc = in_progress.inc
+        self._in_progress_dec = in_progress.dec
+        # PERF: .labels() takes a lock and builds a key on every call; the label
+        # combinations are bounded (see the module docstring), so keep the children.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # Per instance, so two of these in one chain do not read each other's clock.
+        self._start_key = f"lback_mw.metrics.start.{id(self)}"
+        self._choose_encoder = choose_encoder
+        self._collector_registry = CollectorRegistry
+        self._read_worker_files = MultiProcessCollector
+
+    def process_request(self, request: Request) -> WerkzeugResponse | None:
+        if request.path == self.path:
+            return self._scrape(request)
+        request.environ[self._start_key] = perf_counter()
+        self._in_progress_inc()
+        return None
+
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
+        start = request.environ.get(self._start_key)
+        if start is None:  # a scrape
+            return response
+        duration = perf_counter() - start
+        self._in_progress_dec()
+        method = request.method
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
+        rule = request.url_rule
+        key = (method, UNMATCHED if rule is None else rule.rule, response.status_code)
+        children = self._children.get(key)
+        if children is None:
+            labels = (key[0], key[1], str(key[2]))
+            children = self._requests.labels(*labels), self._duration.labels(*labels)
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(duration)
+        return response
+
+    def _scrape(self, request: Request) -> WerkzeugResponse:
+        if request.method not in _SCRAPE_METHODS:
+            raise MethodNotAllowed(valid_methods=_SCRAPE_METHODS)
+        if self._token is not None:
+            auth = request.authorization
+            # compare_digest: the time taken must not tell how much of a guess was right.
+            if (
+                auth is None
+                or auth.type != "bearer"
+                or auth.token is None
+                or not hmac.compare_digest(auth.token.encode(), self._token)
+            ):
+                raise Unauthorized(
+                    "Scraping the metrics needs 'Authorization: Bearer <token>'.",
+                    www_authenticate=WWWAuthenticate("bearer", {"realm": "metrics"}),
+                )
+        encoder, content_type = self._choose_encoder(request.headers.get("Accept", ""))
+        if self._multiproc_dir is None:
+            registry = self.registry
+        else:
+            # prometheus-client's recipe: a fresh registry per scrape, reading every
+            # worker's files, so nothing is exported twice.
+            registry = self._collector_registry()
+            # Unannotated in prometheus-client.
+            self._read_worker_files(registry, self._multiproc_dir)  # type: ignore[no-untyped-call]
+        return Response(encoder(registry), content_type=content_type)
+
+
+def _check_token(token: object) -> str:
+    if not isinstance(token, str):
+        problem = f"of type {type(token).__name__}, not a string"
+    elif not token:
+        problem = "empty"
+    elif not BEARER_TOKEN.fullmatch(token):
+        # The token itself stays out of the message: it ends up in logs.
+        problem = "not a usable bearer token: use letters, digits and -._~+/ (and '=' at the end)"
+    else:
+        return token
+    raise ImproperlyConfigured(
+        f"MetricsMiddleware: the scrape token (parameter 'token', or the METRICS_TOKEN "
+        f"setting) is {problem}. Generate one with: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))'. Leave both unset for an unprotected endpoint."
+    )
+
+
+def _multiprocess_dir(*, active: bool) -> str | None:
+    """``PROMETHEUS_MULTIPROC_DIR`` when multiprocess mode is ``active``, checked.
+
+    prometheus-client decides where values live once, when it is imported; a
+    variable set or removed later would make the scrape read files nobody writes.
+    """
+    path = os.environ.get(MULTIPROC_ENV_VAR) or None
+    if path is not None and not active:
+        raise ImproperlyConfigured(
+            f"MetricsMiddleware: {MULTIPROC_ENV_VAR} is set ({path!r}) but prometheus_client "
+            "was imported before it was, so its metrics stay in this process. Set it in the "
+            "environment before the server starts (export it in the shell or the service "
+            "file), not from Python code."
+        )
+    if path is None and active:
+        raise ImproperlyConfigured(
+            f"MetricsMiddleware: prometheus_client runs in multiprocess mode but "
+            f"{MULTIPROC_ENV_VAR} is not set (the lower-case name is deprecated and not "
+            "read here). Set it in the environment before the server starts."
+        )
+    if path is not None and not os.path.isdir(path):
+        raise ImproperlyConfigured(
+            f"MetricsMiddleware: {MULTIPROC_ENV_VAR} is {path!r}, which is not a "
+            "directory. Create it, empty, before the server starts (and empty it on "
+            "every start, or old counts add up)."
+        )
+    return path

@@ -1,0 +1,352 @@
+"""Rate limiting: at most N requests per client per window, answered with 429.
+
+Counters live in a backend (``memory://`` for one process, Redis for many; see
+docs/backends.md), so every worker counts against the same limit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ..backends import (
+    ALGORITHMS,
+    BackendUnavailable,
+    RateLimitPolicy,
+    RateLimitResult,
+    open_backend,
+)
+from ..backends.ratelimit import Algorithm
+from ..exceptions import ImproperlyConfigured, did_you_mean
+from ..loader import import_object
+from ..wrappers import Request, Response
+from .base import BaseMiddleware
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+#: Where the verdict of the current request is kept, for ``process_response``
+#: (and for views that want to show it).
+ENVIRON_KEY = "lback_mw.rate_limit"
+#: A backend outage is logged at most this often (seconds), not once per request.
+WARNING_INTERVAL = 10.0
+DEFAULT_BACKEND = "memory://"
+_PROBLEM_JSON = "application/problem+json"
+
+
+# Unknown keys are kept and every key is optional here, so that _rule() can name a
+# typo or a missing key itself; pydantic's messages do not say which key it was.
+@with_config(ConfigDict(extra="allow"))
+class RateLimitRule(TypedDict, total=False):
+    """One entry of ``rules``: a limit for some paths (and methods).
+
+    ``path`` and ``limit`` are required.
+    """
+
+    #: ``"/login"`` (exactly this path) or ``"/api/*"`` (every path starting ``/api/``).
+    path: str
+    #: A rate such as ``"5/minute"``.
+    limit: str
+    #: Only these methods; all methods when absent.
+    methods: list[str]
+    #: Overrides the middleware's ``algorithm`` for this rule.
+    algorithm: Algorithm
+
+
+class _PathSet:
+    """Exact paths and ``prefix*`` patterns, matched with one set lookup and one
+    ``str.startswith`` over a tuple (both in C)."""
+
+    def __init__(self, patterns: list[str], where: str) -> None:
+        exact, prefixes = set(), []
+        for pattern in patterns:
+            if not isinstance(pattern, str) or not pattern.startswith("/"):
+                raise ImproperlyConfigured(
+                    f"{where}: path {pattern!r} must start with '/', like '/login' or '/api/*'."
+                )
+            if "*" in pattern[:-1]:
+                raise ImproperlyConfigured(
+                    f"{where}: path {pattern!r} has a '*' before its end; only a trailing '*' "
+                    "(a prefix, like '/api/*') is supported."
+                )
+            if pattern.endswith("*"):
+                prefixes.append(pattern[:-1])
+            else:
+                exact.add(pattern)
+        self.exact = frozenset(exact)
+        self.prefixes = tuple(prefixes)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.exact or (bool(self.prefixes) and path.startswith(self.prefixes))
+
+
+class RateLimitMiddleware(BaseMiddleware):
+    """Counts each client's requests and answers 429 Too Many Requests over the limit.
+
+    :param limit: the default rate, like ``"100/minute"``; or give ``max_requests``
+        and ``window_seconds``. Without either, only ``rules`` limit anything.
+    :param algorithm: ``"fixed_window"``, ``"sliding_window"`` or ``"token_bucket"``.
+    :param key: count per ``"ip"`` (``request.remote_addr``) or per ``"user"``
+        (``request.user.id`` when authenticated, else the IP).
+    :param key_func: dotted path of ``func(request) -> str | None`` choosing the
+        counter instead of ``key``; ``None`` from it means "do not limit".
+    :param rules: per-path limits, first match wins (see :class:`RateLimitRule`).
+    :param exempt_paths: paths never limited (``"/health"``, ``"/static/*"``).
+    :param backend: the store's URL; default the ``RATELIMIT_BACKEND`` setting,
+        else ``memory://``.
+    :param fail_open: when the store is unreachable, let requests through (and
+        log a warning) instead of answering 503.
+    """
+
+    ordering_role: ClassVar[str] = "rate_limit"
+
+    def __init__(
+        self,
+        limit: str | None = None,
+        max_requests: int | None = None,
+        window_seconds: float | None = None,
+        algorithm: Algorithm = "fixed_window",
+        key: Literal["ip", "user"] | None = None,
+        key_func: str | None = None,
+        rules: list[RateLimitRule] | None = None,
+        exempt_paths: list[str] | None = None,
+        backend: str | None = None,
+        fail_open: bool = True,
+        config: Settings | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        name = type(self).__name__
+        if algorithm not in ALGORITHMS:
+            raise ImproperlyConfigured(
+                f"{name}: algorithm {algorithm!r} is not one of "
+                f"{', '.join(map(repr, ALGORITHMS))}.{did_you_mean(algorithm, ALGORITHMS)}"
+            )
+        self.default_policy = _default_policy(name, limit, max_requests, window_seconds, algorithm)
+        self._default_counter = _counter_name("*", None, self.default_policy)
+        #: (paths, methods or None, counter name, policy), in the order given.
+        self.rules = [_rule(name, index, rule, algorithm) for index, rule in enumerate(rules or ())]
+        if self.default_policy is None and not self.rules:
+            raise ImproperlyConfigured(
+                f"{name}: no limit is configured. Give limit='100/minute' (or max_requests "
+                "and window_seconds), or rules=[{'path': '/api/*', 'limit': '100/minute'}]."
+            )
+        self.exempt_paths = _PathSet(list(exempt_paths or ()), f"{name}: exempt_paths")
+        self.key_func = _key_function(name, key, key_func)
+
+        url = backend or (config.RATELIMIT_BACKEND if config is not None else None)
+        try:
+            self.backend = open_backend(url or DEFAULT_BACKEND, purpose="rate limits")
+        except ImproperlyConfigured as exc:
+            source = "backend" if backend else "the RATELIMIT_BACKEND setting"
+            raise ImproperlyConfigured(f"{name}: {source}: {exc}") from exc
+        self.fail_open = fail_open
+        self.logger = logger or logging.getLogger(__name__)
+        self._next_warning = 0.0
+
+    def process_request(self, request: Request) -> WerkzeugResponse | None:
+        path = request.path
+        if path in self.exempt_paths:
+            return None
+        counter, policy = self._policy_for(path, request.method)
+        if policy is None:
+            return None
+        client = self.key_func(request)
+        if client is None:
+            return None
+        try:
+            result = self.backend.hit(f"{counter}:{client}", policy)
+        except BackendUnavailable as exc:
+            return self._backend_down(exc)
+        request.environ[ENVIRON_KEY] = result
+        return None if result.allowed else _too_many_requests(result, policy)
+
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
+        result: RateLimitResult | None = request.environ.get(ENVIRON_KEY)
+        if result is not None:
+            headers = response.headers
+            headers["RateLimit-Limit"] = str(result.limit)
+            headers["RateLimit-Remaining"] = str(result.remaining)
+            headers["RateLimit-Reset"] = str(math.ceil(result.reset_after))
+        return response
+
+    def close(self) -> None:
+        """Close the backend's connections."""
+        self.backend.close()
+
+    def _policy_for(self, path: str, method: str) -> tuple[str, RateLimitPolicy | None]:
+        for paths, methods, counter, policy in self.rules:
+            if path in paths and (methods is None or method in methods):
+                return counter, policy
+        return self._default_counter, self.default_policy
+
+    def _backend_down(self, exc: BackendUnavailable) -> WerkzeugResponse | None:
+        now = time.monotonic()
+        if now >= self._next_warning:
+            self._next_warning = now + WARNING_INTERVAL
+            outcome = "letting requests through unlimited" if self.fail_open else "answering 503"
+            self.logger.warning("Rate limiting is off, %s: %s", outcome, exc)
+        if self.fail_open:
+            return None
+        body = {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "Rate limiting is unavailable, so the request was refused. "
+            "Try again shortly.",
+        }
+        return Response(
+            json.dumps(body), status=503, mimetype=_PROBLEM_JSON, headers={"Retry-After": "1"}
+        )
+
+
+def _default_policy(
+    name: str,
+    limit: str | None,
+    max_requests: int | None,
+    window_seconds: float | None,
+    algorithm: Algorithm,
+) -> RateLimitPolicy | None:
+    if limit is not None:
+        if max_requests is not None or window_seconds is not None:
+            raise ImproperlyConfigured(
+                f"{name}: give either limit ({limit!r}) or max_requests and window_seconds, "
+                "not both."
+            )
+        try:
+            return RateLimitPolicy.parse(limit, algorithm)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: parameter 'limit': {exc}") from exc
+    if max_requests is None and window_seconds is None:
+        return None
+    if max_requests is None or window_seconds is None:
+        missing = "window_seconds" if window_seconds is None else "max_requests"
+        raise ImproperlyConfigured(
+            f"{name}: max_requests and window_seconds go together; {missing} is missing "
+            "(or write limit='100/minute')."
+        )
+    try:
+        return RateLimitPolicy(max_requests, window_seconds, algorithm)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: max_requests/window_seconds: {exc}") from exc
+
+
+_RULE_KEYS = RateLimitRule.__annotations__.keys()
+
+
+def _rule(
+    name: str, index: int, rule: RateLimitRule, algorithm: Algorithm
+) -> tuple[_PathSet, frozenset[str] | None, str, RateLimitPolicy]:
+    where = f"{name}: rules[{index}]"
+    if not isinstance(rule, dict):
+        raise ImproperlyConfigured(
+            f"{where} must be a dict like {{'path': '/api/*', 'limit': '100/minute'}}, "
+            f"not {rule!r}."
+        )
+    for unknown in rule.keys() - _RULE_KEYS:
+        raise ImproperlyConfigured(
+            f"{where} has an unknown key {unknown!r}; a rule takes "
+            f"{', '.join(map(repr, _RULE_KEYS))}.{did_you_mean(unknown, _RULE_KEYS)}"
+        )
+    for required in ("path", "limit"):
+        if required not in rule:
+            raise ImproperlyConfigured(
+                f"{where} has no {required!r}; a rule needs 'path' and 'limit', like "
+                "{'path': '/api/*', 'limit': '100/minute'}."
+            )
+    paths = _PathSet([rule["path"]], where)
+    try:
+        policy = RateLimitPolicy.parse(rule["limit"], rule.get("algorithm", algorithm))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{where}: {exc}") from exc
+    methods = rule.get("methods")
+    if isinstance(methods, str):
+        raise ImproperlyConfigured(f"{where}: methods must be a list, like [{methods!r}].")
+    method_set = frozenset(method.upper() for method in methods) if methods else None
+    return paths, method_set, _counter_name(rule["path"], method_set, policy), policy
+
+
+def _counter_name(path: str, methods: frozenset[str] | None, policy: RateLimitPolicy | None) -> str:
+    """Named after what the rule is, not its position: reordering rules does not mix
+    counters, a changed rate starts afresh, and two middlewares with different rates
+    on one backend never share a counter."""
+    rate = f"{policy.limit}/{policy.window:g}" if policy is not None else "-"
+    return f"{path}:{','.join(sorted(methods or ()))}:{rate}"
+
+
+KeyFunction = Callable[[Request], str | None]
+
+
+def _key_function(name: str, key: str | None, key_func: str | None) -> KeyFunction:
+    if key not in (None, "ip", "user"):
+        raise ImproperlyConfigured(f"{name}: key must be 'ip' or 'user', not {key!r}.")
+    if key_func is None:
+        return _user_key if key == "user" else _ip_key
+    if key is not None:
+        raise ImproperlyConfigured(
+            f"{name}: give key ({key!r}) or key_func ({key_func!r}), not both."
+        )
+    function = import_object(key_func, f"{name}: key_func {key_func!r}")
+    if not callable(function):
+        raise ImproperlyConfigured(
+            f"{name}: key_func {key_func!r} is a {type(function).__name__}, not a function "
+            "taking the request and returning a string (or None to not limit it)."
+        )
+    return function  # type: ignore[no-any-return]
+
+
+def client_ip(request: Request) -> str:
+    """The client's address as the server (or werkzeug's ``ProxyFix``) reports it.
+
+    Never a raw ``X-Forwarded-For``, which any client can forge. An IPv6 client
+    counts as its /64 network: one host usually holds a whole /64 and could
+    otherwise take a fresh address for every request.
+    """
+    address = request.remote_addr or "unknown"
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address)
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
+
+
+def _ip_key(request: Request) -> str:
+    return f"ip:{client_ip(request)}"
+
+
+def _user_key(request: Request) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and getattr(user, "is_authenticated", True):
+        user_id = user if isinstance(user, str | int) else getattr(user, "id", None)
+        if user_id is not None:
+            return f"user:{user_id}"
+    return _ip_key(request)
+
+
+def _too_many_requests(result: RateLimitResult, policy: RateLimitPolicy) -> Response:
+    retry_after = max(1, math.ceil(result.retry_after))
+    body = {
+        "type": "about:blank",
+        "title": "Too Many Requests",
+        "status": 429,
+        "detail": f"The rate limit of {policy.describe()} was exceeded; "
+        f"retry in {retry_after} second{'s' if retry_after != 1 else ''}.",
+    }
+    return Response(
+        json.dumps(body),
+        status=429,
+        mimetype=_PROBLEM_JSON,
+        headers={"Retry-After": str(retry_after)},
+    )

@@ -1,0 +1,127 @@
+"""The database backend on a real SQLite file: rows, expiry, purging, outages."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from lback_mw import ImproperlyConfigured
+from lback_mw.backends import BackendUnavailable, RateLimitPolicy, open_backend
+from lback_mw.backends.database import PURGE_INTERVAL, DatabaseBackend, store_table
+
+from .support import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sessions.db'}"
+
+
+@pytest.fixture
+def backend(url: str, clock: FakeClock) -> Iterator[DatabaseBackend]:
+    opened = DatabaseBackend(url, purpose="sessions", clock=clock)
+    yield opened
+    opened.close()
+
+
+def rows(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(store_table)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_open_backend_picks_it_for_sqlalchemy_urls(url: str) -> None:
+    with open_backend(url, purpose="sessions") as backend:
+        assert isinstance(backend, DatabaseBackend)
+        backend.set("a", b"1", ttl=60)  # creates the table on first use
+        assert backend.get("a") == b"1"
+    assert rows(url) == 1
+
+
+def test_values_expire(backend: DatabaseBackend, clock: FakeClock) -> None:
+    backend.set("a", b"1", ttl=10)
+    clock.advance(9)
+    assert backend.get("a") == b"1"
+    clock.advance(1)
+    assert backend.get("a") is None
+
+
+def test_add_reclaims_an_expired_row(backend: DatabaseBackend, clock: FakeClock) -> None:
+    assert backend.add("a", b"old", ttl=5)
+    assert not backend.add("a", b"other", ttl=5)
+    clock.advance(5)
+    assert backend.add("a", b"new", ttl=5)
+    assert backend.get("a") == b"new"
+
+
+def test_set_refreshes_the_expiry(backend: DatabaseBackend, clock: FakeClock) -> None:
+    backend.set("a", b"1", ttl=10)
+    clock.advance(8)
+    backend.set("a", b"2", ttl=10)
+    clock.advance(8)
+    assert backend.get("a") == b"2"
+
+
+def test_expired_rows_are_purged_by_writes(
+    backend: DatabaseBackend, clock: FakeClock, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(5):
+        backend.set(f"old:{i}", b"x", ttl=1)
+    assert rows(url) == 5
+    clock.advance(2)
+    # The purge runs at most every PURGE_INTERVAL seconds of the worker's monotonic clock.
+    monkeypatch.setattr(backend, "_next_purge", 0.0)
+    backend.set("fresh", b"x", ttl=60)
+    assert rows(url) == 1
+    assert PURGE_INTERVAL > 0
+
+
+def test_the_table_survives_a_second_backend(url: str) -> None:
+    with open_backend(url, purpose="sessions") as first:
+        first.set("a", b"1", ttl=60)
+    with open_backend(url, purpose="sessions") as second:
+        assert second.get("a") == b"1"
+
+
+def test_unreachable_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-dir' / 'sessions.db'}"
+    with open_backend(url, purpose="sessions") as backend:
+        with pytest.raises(BackendUnavailable) as info:
+            backend.get("a")
+        assert str(info.value).startswith(f"The sessions backend {url} is unavailable: ")
+        assert "unable to open database file" in str(info.value)
+        with pytest.raises(BackendUnavailable):
+            backend.add("a", b"1", ttl=5)
+
+
+def test_a_missing_driver_is_named_without_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    with pytest.raises(ImproperlyConfigured) as info:
+        open_backend("postgresql+psycopg://app:s3cret@db.internal/app", purpose="sessions")
+    assert str(info.value).startswith(
+        "The sessions backend postgresql+psycopg://app:***@db.internal/app needs a database "
+        "driver that is not installed: "
+    )
+    assert "s3cret" not in str(info.value)
+
+
+def test_no_rate_limits(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="is a database URL; rate limits need"):
+        open_backend(url, purpose="rate limits")
+    with (
+        open_backend(url, purpose="sessions") as backend,
+        pytest.raises(NotImplementedError, match="does not rate-limit"),
+    ):
+        backend.hit("k", RateLimitPolicy(1, 1))

@@ -1,0 +1,59 @@
+"""What every built-in shares: the short import path, a role in the recommended
+order, and a documentation page."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lback_mw.middlewares as builtins
+from lback_mw import BaseMiddleware
+from lback_mw.checks import RECOMMENDED_ORDER, ROLE_NAMES
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "middlewares"
+CLASSES = sorted(name for name in builtins.BUILTINS if name.endswith("Middleware"))
+
+
+def test_all_lists_every_builtin() -> None:
+    assert builtins.__all__ == sorted(builtins.BUILTINS)
+    assert set(CLASSES) <= set(dir(builtins))
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_builtin_is_a_middleware_with_a_recommended_place(name: str) -> None:
+    cls = getattr(builtins, name)
+    assert issubclass(cls, BaseMiddleware)
+    assert cls.__module__ == f"lback_mw.middlewares.{builtins.BUILTINS[name]}"
+    assert cls.ordering_role in RECOMMENDED_ORDER
+    assert cls.ordering_role in ROLE_NAMES
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_builtin_has_a_page_linked_from_the_overview(name: str) -> None:
+    overview = (DOCS / "index.md").read_text(encoding="utf-8")
+    row = re.search(rf"^\| `{name}` \| \[[^]]+\]\((?P<page>[\w-]+\.md)\)", overview, re.MULTILINE)
+    assert row is not None, f"docs/middlewares/index.md has no row for {name}"
+    page = (DOCS / row["page"]).read_text(encoding="utf-8")
+    assert page.startswith(f"# {name}")
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="CorsMiddleware"):
+        builtins.CorsMiddleware  # noqa: B018
+
+
+def test_naming_one_builtin_does_not_import_the_others() -> None:
+    code = (
+        "import sys, lback_mw.middlewares as m; m.CORSMiddleware; "
+        "print(sorted(n for n in sys.modules if n.startswith(('prometheus_client', "
+        "'brotli', 'redis', 'lback_mw.middlewares.'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = result.stdout.strip()
+    assert loaded == str(["lback_mw.middlewares." + name for name in ("_http", "base", "cors")])

@@ -1,0 +1,134 @@
+"""HTTPSRedirectMiddleware: the Location, the status, what counts as secure, exemptions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from lback_mw import App, ImproperlyConfigured, Request
+from lback_mw.testing import Client
+
+Factory = Callable[..., App]
+ClientFor = Callable[[App], Client]
+
+REDIRECT = "lback_mw.middlewares.https_redirect.HTTPSRedirectMiddleware"
+PROXY_FIX = {"class": "werkzeug.middleware.proxy_fix.ProxyFix", "params": {"x_proto": 1}}
+
+
+def build(app_factory: Factory, params: dict[str, Any] | None = None, **settings: Any) -> App:
+    app = app_factory(MIDDLEWARES=[{"class": REDIRECT, "params": params or {}}], **settings)
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
+    @app.route("/<path:path>", methods=["GET", "POST"])
+    def echo(request: Request, path: str) -> str:
+        return f"{request.scheme}:{path}"
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("base_url", "path", "location"),
+    [
+        ("http://example.com", "/", "https://example.com/"),
+        ("http://example.com:80", "/x", "https://example.com/x"),
+        ("http://example.com:443", "/x", "https://example.com/x"),
+        ("http://example.com:8080", "/x", "https://example.com:8080/x"),
+        ("http://[::1]:8000", "/x", "https://[::1]:8000/x"),
+        # percent-encoded path and query come back exactly as sent
+        (
+            "http://example.com",
+            "/caf%C3%A9/a%20b%25c%3F%23?q=a%20b&next=%2Fhome%3Fx%3D1&e=%C3%A9&flag",
+            "https://example.com/caf%C3%A9/a%20b%25c%3F%23?q=a%20b&next=%2Fhome%3Fx%3D1&e=%C3%A9&flag",
+        ),
+        ("http://example.com", "/a;b=c/@:!$&'()*+,=", "https://example.com/a;b=c/@:!$&'()*+,="),
+        # mounted under a SCRIPT_NAME: the prefix is kept
+        ("http://example.com/mount", "/x?y=1", "https://example.com/mount/x?y=1"),
+    ],
+)
+def test_location(
+    app_factory: Factory, client_for: ClientFor, base_url: str, path: str, location: str
+) -> None:
+    response = client_for(build(app_factory)).get(path, base_url=base_url)
+    assert response.status_code == 307
+    assert response.headers["Location"] == location
+
+
+def test_permanent_answers_308_and_keeps_the_method(
+    app_factory: Factory, client_for: ClientFor
+) -> None:
+    client = client_for(build(app_factory, {"permanent": True}))
+    response = client.post("/form", data={"a": "1"})
+    assert response.status_code == 308
+    assert response.headers["Location"] == "https://localhost/form"
+
+
+def test_secure_requests_pass(app_factory: Factory, client_for: ClientFor) -> None:
+    response = client_for(build(app_factory)).get("/x", base_url="https://example.com")
+    assert (response.status_code, response.text) == (200, "https:x")
+
+
+def test_raw_forwarded_proto_is_ignored(app_factory: Factory, client_for: ClientFor) -> None:
+    response = client_for(build(app_factory)).get("/x", headers={"X-Forwarded-Proto": "https"})
+    assert response.status_code == 307
+    assert response.headers["Location"] == "https://localhost/x"
+
+
+def test_forwarded_proto_through_proxy_fix(app_factory: Factory, client_for: ClientFor) -> None:
+    client = client_for(build(app_factory, WSGI_MIDDLEWARES=[PROXY_FIX]))
+    response = client.get("/x", headers={"X-Forwarded-Proto": "https"})
+    assert (response.status_code, response.text) == (200, "https:x")
+    response = client.get("/x", headers={"X-Forwarded-Proto": "http"})
+    assert response.status_code == 307
+
+
+def test_exempt_paths(app_factory: Factory, client_for: ClientFor) -> None:
+    client = client_for(build(app_factory, {"exempt_paths": ["/health", "/.well-known/acme/"]}))
+    assert client.get("/health").text == "http:health"
+    assert client.get("/health/db").status_code == 200
+    assert client.get("/.well-known/acme/token").status_code == 200
+    assert client.get("/.well-known/other").status_code == 307
+    assert client.get("/").status_code == 307
+
+
+def test_invalid_host_is_refused_not_redirected(
+    app_factory: Factory, client_for: ClientFor
+) -> None:
+    response = client_for(build(app_factory)).get(
+        "/", environ_overrides={"HTTP_HOST": "evil.com/@x"}
+    )
+    assert (response.status_code, response.text) == (400, "Invalid host header")
+    assert "Location" not in response.headers
+
+
+def test_redirect_carries_security_headers_and_trusts_the_host_check(
+    app_factory: Factory, client_for: ClientFor
+) -> None:
+    app = app_factory(
+        MIDDLEWARES=[
+            "lback_mw.middlewares.SecurityHeadersMiddleware",
+            {
+                "class": "lback_mw.middlewares.TrustedHostMiddleware",
+                "params": {"allowed_hosts": ["example.com"]},
+            },
+            REDIRECT,
+        ]
+    )
+    client = client_for(app)
+    response = client.get("/x", base_url="http://example.com")
+    assert response.status_code == 307
+    assert response.headers["X-Frame-Options"] == "DENY"
+    # A forged host never reaches the redirect, so it cannot become an open redirect.
+    response = client.get("/x", base_url="http://evil.com")
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+
+
+def test_exempt_path_must_start_with_a_slash(app_factory: Factory) -> None:
+    with pytest.raises(ImproperlyConfigured) as caught:
+        build(app_factory, {"exempt_paths": ["/ok", "health"]})
+    assert str(caught.value) == (
+        f"MIDDLEWARES[0] ({REDIRECT!r}): HTTPSRedirectMiddleware: exempt_paths entry 'health' "
+        "does not start with '/'. It is a prefix of request.path, e.g. '/health'."
+    )
