@@ -12,6 +12,7 @@ CORS origin, accepting gzip) with the same small JSON body; see
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,16 @@ def _stack_case(key: str, description: str, build: Callable[[], WSGIApplication]
     return Case(key, description, build, "/api/items", scenarios.STACK_REQUEST, scenarios.JSON_BODY)
 
 
+def _stateful_case(
+    key: str, description: str, build: Callable[[], WSGIApplication], token_length: int
+) -> Case:
+    data = scenarios.page_data(1, False, "x" * token_length)
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return Case(
+        key, description, build, "/page", scenarios.STACK_REQUEST, body, cookies_from="/start"
+    )
+
+
 CASES = [
     _stack_case("lback_bare", "lback_mw, no middleware", lambda: scenarios.lback_stack([])),
     _stack_case(
@@ -46,6 +57,24 @@ CASES = [
     ),
     _stack_case("django_bare", "django, no middleware", lambda: scenarios.django_app([])),
     _stack_case("django_stack", "django, Security+CORS+GZip+Common", scenarios.django_stack),
+    _stateful_case(
+        "lback_stateful",
+        "lback_mw, equivalent + session/CSRF/auth (8)",
+        lambda: scenarios.lback_stateful(scenarios.EQUIVALENT_STATEFUL_STACK),
+        86,
+    ),
+    _stateful_case(
+        "lback_full_stateful",
+        "lback_mw, full stack + session/CSRF/auth (12)",
+        lambda: scenarios.lback_stateful(scenarios.FULL_STATEFUL_STACK),
+        86,
+    ),
+    _stateful_case(
+        "django_stateful",
+        "django, the 4 + Session/Csrf/Auth (7)",
+        scenarios.django_stateful,
+        64,
+    ),
 ]
 
 FIGURES = [
@@ -55,6 +84,19 @@ FIGURES = [
         lambda t: t["lback_full"] / t["django_stack"],
         "x",
         0.3,
+    ),
+    FigureSpec(
+        "full_stateful_over_django",
+        "lback full+state (12) / django (7)",
+        lambda t: t["lback_full_stateful"] / t["django_stateful"],
+        "x",
+        0.3,
+    ),
+    FigureSpec(
+        "stateful_over_django",
+        "lback equivalent+state (8) / django (7)",
+        lambda t: t["lback_stateful"] / t["django_stateful"],
+        "x",
     ),
     FigureSpec(
         "equivalent_over_django",

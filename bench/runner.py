@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.test import Client
+
 from bench.harness import BODY, Scenario, build_environ, call_once, measure
 
 if TYPE_CHECKING:
@@ -45,6 +47,9 @@ class Case:
     request: Mapping[str, Any] = field(default_factory=dict)
     #: The body every call must answer with (checked once, before timing).
     body: bytes = BODY.encode()
+    #: A path to visit once before timing (as the same client, same ``request``
+    #: arguments); the cookies it sets are sent with every timed call.
+    cookies_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,15 @@ def build_scenarios(cases: Sequence[Case]) -> list[Scenario]:
     """Build every case's app and check one call answers 200 with the expected body."""
     built = []
     for case in cases:
-        environ = build_environ(case.path, **case.request)
-        scenario = Scenario(case.key, case.description, case.build(), environ)
+        app = case.build()
+        request = dict(case.request)
+        if case.cookies_from is not None:
+            request["headers"] = {
+                **request.get("headers", {}),
+                "Cookie": first_visit_cookies(app, case.cookies_from, case.request),
+            }
+        environ = build_environ(case.path, **request)
+        scenario = Scenario(case.key, case.description, app, environ)
         status, body = call_once(scenario.app, scenario.environ)
         if not status.startswith("200") or body != case.body:
             raise SystemExit(
@@ -136,6 +148,16 @@ def build_scenarios(cases: Sequence[Case]) -> list[Scenario]:
             )
         built.append(scenario)
     return built
+
+
+def first_visit_cookies(app: WSGIApplication, path: str, request: Mapping[str, Any]) -> str:
+    """The ``Cookie`` header a browser would send after visiting ``path`` once."""
+    response = Client(app).get(path, **request)
+    if response.status_code != 200:
+        raise SystemExit(f"first visit to {path} answered {response.status!r}: {response.text!r}")
+    # The "name=value" before the attributes of each Set-Cookie.
+    pairs = [header.split(";", 1)[0].strip() for header in response.headers.getlist("Set-Cookie")]
+    return "; ".join(pairs)
 
 
 def _mark(passed: bool | None) -> str:

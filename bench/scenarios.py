@@ -156,6 +156,90 @@ def django_stack() -> WSGIApplication:
     return django_app(DJANGO_STACK)
 
 
+# -- the stateful stack: cookie session, CSRF, authentication --------------------
+
+#: The page of the stateful scenarios reads the session and the user and makes a
+#: CSRF token, as a page with a form does; ``/start``, visited once before timing,
+#: wrote the session and created the CSRF secret, so the timed requests set no
+#: cookie in either framework.
+STATE_MIDDLEWARE: list[Any] = [
+    "lback_mw.middlewares.SessionMiddleware",
+    "lback_mw.middlewares.CSRFMiddleware",
+    "lback_mw.middlewares.AuthenticationMiddleware",
+]
+#: Django's counterparts (below) and their lback_mw equivalents.
+EQUIVALENT_STATEFUL_STACK: list[Any] = [*EQUIVALENT_STACK, *STATE_MIDDLEWARE]
+#: Every built-in a page like this would use, in the recommended order.
+FULL_STATEFUL_STACK: list[Any] = [*FULL_STACK, *STATE_MIDDLEWARE]
+
+#: Django's: the stack above plus its signed-cookie sessions, CSRF and auth.
+DJANGO_STATEFUL_STACK = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+
+def _no_user(user_id: str) -> None:
+    """The user store of the stateful scenarios: nobody is logged in."""
+    return None
+
+
+def page_data(visits: int, authenticated: bool, token: str) -> dict[str, Any]:
+    # The token changes every request (it is masked); its length does not.
+    return {"visits": visits, "authenticated": authenticated, "token_length": len(token)}
+
+
+def lback_stateful(middleware: Sequence[Any]) -> WSGIApplication:
+    """lback_mw with ``middleware``: ``/start`` writes the session, ``/page`` reads it."""
+    app = make_app(
+        MIDDLEWARES=list(middleware),
+        ALLOWED_HOSTS=["localhost"],
+        SECRET_KEY="bench-secret-key-not-for-production-0123456789",
+        dependencies={"user_loader": _no_user},
+    )
+
+    @app.route("/start")
+    def start(request: LbackRequest) -> dict[str, Any]:
+        request.session["visits"] = 1
+        request.csrf_token()  # the first form page: the CSRF secret is created
+        return {"started": True}
+
+    @app.route("/page")
+    def page(request: LbackRequest) -> dict[str, Any]:
+        return page_data(
+            request.session["visits"], request.user.is_authenticated, request.csrf_token()
+        )
+
+    return app
+
+
+def _django_start(request: Any) -> Any:
+    from django.http import JsonResponse
+    from django.middleware.csrf import get_token
+
+    request.session["visits"] = 1
+    get_token(request)  # the first form page: the CSRF secret is created
+    return JsonResponse({"started": True})
+
+
+def _django_page(request: Any) -> Any:
+    from django.http import JsonResponse
+    from django.middleware.csrf import get_token
+
+    data = page_data(request.session["visits"], request.user.is_authenticated, get_token(request))
+    return JsonResponse(data, json_dumps_params={"separators": (",", ":")})
+
+
+def django_stateful() -> WSGIApplication:
+    """Django with :data:`DJANGO_STATEFUL_STACK` and signed-cookie sessions."""
+    return django_app(DJANGO_STATEFUL_STACK)
+
+
 # -- Falcon ------------------------------------------------------------------------
 
 
@@ -220,7 +304,12 @@ def _django_urlpatterns() -> list[Any]:
         from django.urls import path
     except ImportError:  # pragma: no cover
         return []
-    return [path("hello", _django_hello), path("api/items", _django_items)]
+    return [
+        path("hello", _django_hello),
+        path("api/items", _django_items),
+        path("start", _django_start),
+        path("page", _django_page),
+    ]
 
 
 #: Django's URLconf (``ROOT_URLCONF = "bench.scenarios"``).
@@ -247,8 +336,11 @@ def django_app(middleware: Sequence[str]) -> WSGIApplication:
             ROOT_URLCONF=__name__,
             ALLOWED_HOSTS=["localhost", "127.0.0.1"],
             MIDDLEWARE=[],
-            INSTALLED_APPS=[],
+            # AuthenticationMiddleware imports the auth models; no request queries
+            # the (absent) database: the stateful page has no logged-in user.
+            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
             DATABASES={},
+            SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
             # Read only by the full stack's middleware (see DJANGO_STACK).
             SECURE_SSL_REDIRECT=True,
             SECURE_HSTS_SECONDS=HSTS_SECONDS,

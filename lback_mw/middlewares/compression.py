@@ -15,6 +15,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from ..exceptions import ImproperlyConfigured
 from ..wrappers import Request
+from ._http import add_vary
 from .base import BaseMiddleware
 
 #: What ``content_types`` defaults to: text formats that shrink well. Images,
@@ -174,7 +175,7 @@ class GZipMiddleware(BaseMiddleware):
             return response
 
         # From here the outcome depends on Accept-Encoding, so caches must key on it.
-        response.vary.add("Accept-Encoding")
+        add_vary(response.headers, "Accept-Encoding")
         codec = self._negotiate(request.accept_encodings)
         if codec is None:
             return response

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import JSONResponse, Request, Response
+from ._http import add_vary
 from .base import BaseMiddleware
 from .session import cookie_options, signing_keys
 
@@ -259,7 +260,7 @@ class CSRFMiddleware(BaseMiddleware):
             _current.reset(token.context)
             token.context = None
         if token.used:
-            response.vary.add("Cookie")
+            add_vary(response.headers, "Cookie")
         if token.session is None and (token.used or token.changed):
             # Set again whenever a token went out, so the cookie's expiry follows use.
             secret = token.stored_secret()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from typing import ClassVar
 
@@ -24,6 +24,21 @@ _current_id: ContextVar[str | None] = ContextVar("lback_mw.request_id", default=
 # Where process_request leaves the ContextVar token for process_response: the
 # request's environ, since the middleware instance is shared between threads.
 _TOKEN_KEY = "lback_mw.request_id.token"
+
+
+# The version (4) and variant (RFC 9562) bits of a random UUID, as uuid.uuid4() sets them.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_request_id() -> str:
+    """A random UUID4 as 32 hex digits, what ``uuid.uuid4().hex`` returns.
+
+    PERF: uuid.uuid4() runs UUID's validating constructor, ~1.5 us; this sets
+    the same bits on the same 16 random bytes directly, ~0.4 us.
+    """
+    bits = int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET
+    return f"{bits:032x}"
 
 
 def current_request_id() -> str | None:
@@ -74,7 +89,7 @@ class RequestIDMiddleware(BaseMiddleware):
     def process_request(self, request: Request) -> None:
         incoming = request.environ.get(self._environ_key) if self._environ_key else None
         request_id = (
-            incoming if incoming is not None and _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+            incoming if incoming is not None and _SAFE_ID.fullmatch(incoming) else new_request_id()
         )
         request.id = request_id
         request.environ[_TOKEN_KEY] = _current_id.set(request_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,6 +17,7 @@ from lback_mw.middlewares.request_id import (
     RequestIDLogFilter,
     RequestIDMiddleware,
     current_request_id,
+    new_request_id,
 )
 from lback_mw.testing import Client
 
@@ -53,6 +55,16 @@ def app(app_factory: Callable[..., App]) -> App:
         raise RuntimeError("boom")
 
     return app
+
+
+def test_new_ids_are_random_uuid4s() -> None:
+    ids = {new_request_id() for _ in range(200)}
+    assert len(ids) == 200
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert parsed.hex == value
 
 
 def test_generates_an_id_and_echoes_it(app: App, client_for: Callable[[App], Client]) -> None:

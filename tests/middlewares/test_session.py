@@ -618,3 +618,31 @@ def test_an_unreachable_store_with_an_untouched_session_is_fine(
     app = build(app_factory, backend=dead_redis_url)
     response = get_with_cookie(app, "/untouched", "A" * 43)
     assert response.status_code == 200
+
+
+def test_a_verified_cookie_still_expires_on_its_next_use(app_factory, monkeypatch):
+    """Verified cookies are remembered (a browser resends the same one), but the
+    age is checked again on every use."""
+    app = build(app_factory, max_age=60)
+    cookie = signed({"user": "ada"}, age=30)
+    assert get_with_cookie(app, "/get", cookie).json == {"user": "ada"}
+    assert get_with_cookie(app, "/get", cookie).json == {"user": "ada"}  # remembered
+    later = time.time() + 40  # now 70 s old: past max_age
+    monkeypatch.setattr(time, "time", lambda: later)  # for itsdangerous too
+    assert get_with_cookie(app, "/get", cookie).json == {}
+
+
+def test_remembered_cookies_are_bounded_and_each_request_gets_its_own_dict(
+    app_factory, monkeypatch
+):
+    monkeypatch.setattr("lback_mw.middlewares.session.VERIFIED_CACHE_SIZE", 3)
+    app = build(app_factory)
+    cookies = [signed({"n": n, "cart": []}) for n in range(5)]
+    for n, cookie in enumerate(cookies):
+        assert get_with_cookie(app, "/get", cookie).json == {"n": n, "cart": []}
+    store = app.configured_middleware[0].instance._store
+    assert list(store._verified) == cookies[2:]
+    # A view that mutates the loaded dict in place does not change what the
+    # next request with the same cookie loads.
+    assert get_with_cookie(app, "/append?item=x", cookies[4]).json["cart"] == ["x"]
+    assert get_with_cookie(app, "/get", cookies[4]).json == {"n": 4, "cart": []}
