@@ -1,30 +1,13 @@
-"""The example project's own middleware, configured in ``settings.py``."""
+"""The example project's own middleware: how to write one.
+
+The built-ins (``lback_mw.middlewares``) do the rest of the work in ``settings.py``.
+"""
 
 from __future__ import annotations
-
-import time
 
 from werkzeug.wrappers import Response
 
 from lback_mw import BaseMiddleware, MiddlewareNotUsed, Request, Settings
-
-
-class TimerMiddleware(BaseMiddleware):
-    """Time each request and report it in an ``X-Response-Time`` header.
-
-    Listed first in ``MIDDLEWARES``, so it is the outermost layer: the time
-    covers every other middleware and the view.
-    """
-
-    def process_request(self, request: Request) -> Response | None:
-        # Middleware may attach attributes to the request for later hooks and views.
-        request.start_time = time.perf_counter()
-        return None
-
-    def process_response(self, request: Request, response: Response) -> Response:
-        elapsed_ms = (time.perf_counter() - request.start_time) * 1000
-        response.headers["X-Response-Time"] = f"{elapsed_ms:.2f}ms"
-        return response
 
 
 class CustomHeaderMiddleware(BaseMiddleware):

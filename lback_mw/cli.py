@@ -9,6 +9,7 @@ that starts is a command whose settings and middleware all loaded.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from werkzeug.serving import is_running_from_reloader, run_simple
+from werkzeug.serving import WSGIRequestHandler, is_running_from_reloader, run_simple
 
 from .app import App, create_app
 from .checks import check_app
@@ -31,8 +32,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Parameter names whose values ``lback-mw middleware`` hides (after Django's
 #: ``SafeExceptionReporterFilter``): the output ends up in terminals, CI logs, tickets.
+#: A bare ``key`` (what to key a rate limit by) and flags such as
+#: ``allow_credentials=True`` are not secrets: only text values are hidden.
 _SECRET_PARAM = re.compile(
-    r"secret|passw|token|credential|signature|api_?key|private|(^|_)key$", re.IGNORECASE
+    r"secret|passw|token|credential|signature|api_?key|private|_keys?$", re.IGNORECASE
 )
 #: The password in a URL such as ``redis://:hunter2@cache:6379/0``.
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]+@")
@@ -163,9 +166,13 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         # save brings the app back, and say what is wrong on every request.
         click.echo(f"Error: {exc.message}", err=True)
         app = _broken_app(exc.message)
+    request_handler = None
     if isinstance(app, App):
         # Let werkzeug's debugger see view errors instead of the 500 page.
         app.propagate_exceptions = debug
+        if _has_access_log(app):
+            request_handler = _QuietRequestHandler
+    _show_lback_logs()
     settings_file = info.settings_file()
     run_simple(
         host,
@@ -176,7 +183,34 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         use_evalex=debug,
         threaded=True,
         extra_files=[settings_file] if settings_file else None,
+        request_handler=request_handler,
     )
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """werkzeug's handler without its own line per request: the app's access log
+    middleware writes one already."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _has_access_log(app: App) -> bool:
+    return any(
+        getattr(layer.instance, "ordering_role", None) == "access_log" for layer in app.chain
+    )
+
+
+def _show_lback_logs() -> None:
+    """Print lback_mw's log records (the access log is INFO) in development, unless
+    the project configured logging itself."""
+    logger = logging.getLogger("lback_mw")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _broken_app(message: str) -> WSGIApplication:
@@ -414,7 +448,7 @@ def _layer_data(layer: Layer) -> dict[str, Any]:
 
 
 def _safe_value(name: str, value: Any) -> Any:
-    if _SECRET_PARAM.search(name):
+    if _SECRET_PARAM.search(name) and not isinstance(value, bool | int | float | None):
         return _HIDDEN
     if isinstance(value, str):
         return _URL_PASSWORD.sub(rf"\g<1>{_HIDDEN}@", value)

@@ -148,3 +148,11 @@ def test_short_secret_key(key: str, debug: bool, warned: bool) -> None:
     if warned:
         assert f"only {len(key)} characters long" in found[0].message
         assert key not in found[0].message
+
+
+def test_docs_list_every_ordering_rule() -> None:
+    from pathlib import Path
+
+    table = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    for rule in ORDERING_RULES:
+        assert f"| `{rule.outer}` | `{rule.inner}` |" in table, rule

@@ -595,3 +595,60 @@ def test_serve_answers_requests_from_gunicorn_workers(project: Path) -> None:
         assert built_in in workers
         assert str(server.process.pid) not in workers
     assert server.process.returncode == 0, server.log()
+
+
+ACCESS_LOG_YAML = f"""
+SECRET_KEY: {SECRET}
+ROUTES: cliproj.routes
+MIDDLEWARES:
+  - lback_mw.middlewares.AccessLogMiddleware
+"""
+
+
+def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
+    on_path: Path, monkeypatch: pytest.MonkeyPatch, served: list[dict[str, Any]]
+) -> None:
+    import logging
+
+    from werkzeug.serving import WSGIRequestHandler
+
+    # As in a fresh process: nobody configured logging (pytest's own handlers aside).
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    lback_logger = logging.getLogger("lback_mw")
+    monkeypatch.setattr(lback_logger, "handlers", [])
+    monkeypatch.setattr(lback_logger, "level", logging.NOTSET)
+    result = invoke("run", "--settings", str(write_settings(on_path, ACCESS_LOG_YAML)))
+    assert result.exit_code == 0, result.output
+    handler_class = served[0]["request_handler"]
+    assert issubclass(handler_class, WSGIRequestHandler)
+    assert handler_class.log_request is not WSGIRequestHandler.log_request
+    assert lback_logger.isEnabledFor(logging.INFO)
+    assert len(lback_logger.handlers) == 1
+
+
+def test_run_keeps_werkzeugs_request_lines_without_an_access_log(
+    on_path: Path, served: list[dict[str, Any]]
+) -> None:
+    result = invoke("run", "--settings", str(write_settings(on_path, GOOD_YAML)))
+    assert result.exit_code == 0, result.output
+    assert served[0]["request_handler"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("secret_key", "hunter2", "********"),
+        ("fallback_keys", ["old-secret"], "********"),
+        ("signing_key", "k3y", "********"),
+        ("token", "abc", "********"),
+        ("api_key", "abc", "********"),
+        ("allow_credentials", True, True),  # a flag, not a secret
+        ("token", None, None),
+        ("key", "user", "user"),  # what a rate limit is keyed by
+        ("backend", "redis://:hunter2@cache:6379/0", "redis://:********@cache:6379/0"),
+    ],
+)
+def test_secret_looking_params_are_hidden(name: str, value: Any, shown: Any) -> None:
+    from lback_mw.cli import _safe_value
+
+    assert _safe_value(name, value) == shown

@@ -93,8 +93,8 @@ class MetricsMiddleware(BaseMiddleware):
             from prometheus_client.multiprocess import MultiProcessCollector
         except ImportError:
             raise ImproperlyConfigured(
-                "MetricsMiddleware needs prometheus-client, which is not installed. Install "
-                "it with: pip install 'lback_mw[metrics]'"
+                "MetricsMiddleware needs prometheus-client, a dependency of lback_mw that is "
+                "missing from this environment. Install it with: pip install prometheus-client"
             ) from None
         if not path.startswith("/"):
             raise ImproperlyConfigured(
