@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 from contextvars import ContextVar
 from typing import ClassVar
@@ -32,12 +32,16 @@ _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def new_request_id() -> str:
-    """A random UUID4 as 32 hex digits, what ``uuid.uuid4().hex`` returns.
+    """A random UUID4 as 32 hex digits, the shape of ``uuid.uuid4().hex``.
 
-    PERF: uuid.uuid4() runs UUID's validating constructor, ~1.5 us; this sets
-    the same bits on the same 16 random bytes directly, ~0.4 us.
+    PERF: uuid.uuid4() reads the OS's random source and runs UUID's validating
+    constructor, 1.5 to 3 us under load; this sets the same version and variant
+    bits on 128 bits from :mod:`random`, ~0.2 us. A request id correlates log
+    lines, it guards nothing, so it needs to be unique rather than unguessable;
+    :mod:`random` reseeds itself in every forked worker, so workers never share
+    a sequence.
     """
-    bits = int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET
+    bits = random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
     return f"{bits:032x}"
 
 

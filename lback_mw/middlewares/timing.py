@@ -47,6 +47,7 @@ class TimingMiddleware(BaseMiddleware):
             if response_time_header is None
             else require_token(response_time_header, owner, "response_time_header")
         )
+        self._response_time_lower = (response_time_header or "").lower()
 
     def process_request(self, request: Request) -> None:
         request.start_time = time.perf_counter()
@@ -65,7 +66,7 @@ class TimingMiddleware(BaseMiddleware):
             ours.append(("Server-Timing", metric))
         name = self.response_time_header
         if name is not None:
-            if name.lower() in present:
+            if self._response_time_lower in present:
                 del headers[name]
             ours.append((name, value + "ms"))
         # The names were checked in __init__, the values are numbers and the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -164,6 +165,25 @@ def test_in_progress_gauge_counts_the_running_request(
     assert client.get("/gauge").text == "1.0"
     assert client.get("/boom").status_code == 500  # an error response also counts down
     assert value(scrape(client), "http_requests_in_progress") == 0
+
+
+def test_in_progress_gauge_counts_concurrent_requests(app_factory: AppFactory) -> None:
+    app = metrics_app(app_factory)
+    registry = app.configured_middleware[0].instance.registry
+    all_inside, seen = threading.Barrier(4), []
+
+    @app.route("/wait")
+    def wait(request: Request) -> str:
+        all_inside.wait(timeout=10)
+        seen.append(registry.get_sample_value("http_requests_in_progress"))
+        all_inside.wait(timeout=10)  # nobody leaves before every thread looked
+        return "ok"
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: Client(app).get("/wait").status_code, range(4)))
+    assert statuses == [200] * 4
+    assert seen == [4.0] * 4
+    assert registry.get_sample_value("http_requests_in_progress") == 0
 
 
 def test_token_protects_the_endpoint(app_factory: AppFactory, client_for: ClientFor) -> None:

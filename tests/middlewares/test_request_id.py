@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -65,6 +67,25 @@ def test_new_ids_are_random_uuid4s() -> None:
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
         assert parsed.hex == value
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (gunicorn's worker model)")
+def test_forked_workers_make_different_ids() -> None:
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process with threads; the child
+        # only writes one id and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: a worker forked from the same master
+        os.write(write_end, new_request_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        from_child = pipe.read().decode()
+    assert len(from_child) == 32
+    assert from_child != new_request_id()
 
 
 def test_generates_an_id_and_echoes_it(app: App, client_for: Callable[[App], Client]) -> None:
