@@ -1,0 +1,27 @@
+"""The benchmarks still build and answer correctly (timing is bench/'s job, not the tests')."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import full_stack, middleware_overhead
+from bench.runner import Case, build_scenarios
+
+
+@pytest.mark.parametrize(
+    "case",
+    [*middleware_overhead.CASES, *full_stack.CASES],
+    ids=lambda case: case.key,
+)
+def test_every_scenario_answers_200_with_its_body(case: Case) -> None:
+    # build_scenarios calls the app once and exits if the answer is wrong.
+    [scenario] = build_scenarios([case])
+    assert scenario.name == case.key
+
+
+def test_the_stacks_follow_the_recommended_order() -> None:
+    from bench import scenarios
+    from lback_mw.checks import check_app
+
+    app = scenarios.lback_stateful(scenarios.FULL_STATEFUL_STACK)
+    assert [warning.id for warning in check_app(app)] == []
