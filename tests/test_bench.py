@@ -21,7 +21,9 @@ def test_every_scenario_answers_200_with_its_body(case: Case) -> None:
 
 def test_the_stacks_follow_the_recommended_order() -> None:
     from bench import scenarios
+    from lback_mw import App
     from lback_mw.checks import check_app
 
     app = scenarios.lback_stateful(scenarios.FULL_STATEFUL_STACK)
+    assert isinstance(app, App)
     assert [warning.id for warning in check_app(app)] == []
