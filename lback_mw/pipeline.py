@@ -29,6 +29,12 @@ from .wrappers import Request
 
 Handler = Callable[[Request], WerkzeugResponse]
 
+#: The WSGI environ key holding the last exception a layer turned into a response
+#: (by ``process_exception``, an error handler or the 500 page). A layer that sees
+#: only the response, such as a database session choosing between commit and
+#: rollback, still learns that something inside it failed.
+EXCEPTION_KEY = "lback_mw.exception"
+
 
 def build_handler(layers: Sequence[Layer], endpoint: Handler, errors: ErrorResponder) -> Handler:
     """Compose ``layers`` (outermost first) around ``endpoint`` into one callable.
@@ -126,6 +132,7 @@ class _HookRun:
                 result = hook(request, response)
             except Exception as exc:
                 # Not offered to process_exception: the inner layers are done.
+                request.environ[EXCEPTION_KEY] = exc
                 result = self._errors.response_for(request, exc)
             else:
                 if not isinstance(result, WerkzeugResponse):
@@ -134,6 +141,7 @@ class _HookRun:
         return response
 
     def _handle_exception(self, request: Request, exc: Exception, entered: int) -> WerkzeugResponse:
+        request.environ[EXCEPTION_KEY] = exc
         for hook in self._exception_hooks[entered]:
             try:
                 result = hook(request, exc)

@@ -57,6 +57,14 @@ class Backend(ABC):
         """
 
     @abstractmethod
+    def replace(self, key: str, value: bytes, ttl: int) -> bool:
+        """Store ``value`` only if ``key`` holds a live value; ``True`` if stored.
+
+        Atomic across workers, so a session that another request deleted (a
+        logout) is never written back by a request that loaded it before.
+        """
+
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key``; a missing key is not an error."""
 

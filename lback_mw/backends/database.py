@@ -112,6 +112,17 @@ class DatabaseBackend(Backend):
             return False
         return True
 
+    def replace(self, key: str, value: bytes, ttl: int) -> bool:
+        check_ttl(ttl)
+        now = int(self.clock())
+        query = (
+            update(store_table)
+            .where(store_table.c.key == key, store_table.c.expires_at > now)
+            .values(value=value, expires_at=now + ttl)
+        )
+        with self._begin() as conn:
+            return bool(conn.execute(query).rowcount)
+
     def delete(self, key: str) -> None:
         with self._begin() as conn:
             conn.execute(delete(store_table).where(store_table.c.key == key))

@@ -76,6 +76,16 @@ class MemoryBackend(Backend):
             self._store(key, value, now + ttl)
             return True
 
+    def replace(self, key: str, value: bytes, ttl: int) -> bool:
+        check_ttl(ttl)
+        with self._lock:
+            now = self.clock()
+            entry = self._live(key, now)
+            if entry is None:
+                return False
+            entry[0], entry[1] = value, now + ttl
+            return True
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._entries.pop(key, None)

@@ -179,6 +179,10 @@ class RedisBackend(Backend):
         check_ttl(ttl)
         return bool(self._call(self._client.set, self.key_prefix + key, value, ex=ttl, nx=True))
 
+    def replace(self, key: str, value: bytes, ttl: int) -> bool:
+        check_ttl(ttl)
+        return bool(self._call(self._client.set, self.key_prefix + key, value, ex=ttl, xx=True))
+
     def delete(self, key: str) -> None:
         self._call(self._client.delete, self.key_prefix + key)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from werkzeug.datastructures import Headers
 
 from ..exceptions import ImproperlyConfigured
+from ..wrappers import Request
 
 #: RFC 9110's token: what a header name or a method may be made of. werkzeug
 #: keeps its own pattern private and does not check names at all; a bad name
@@ -30,6 +31,17 @@ def require_token(
             f"for example {example!r}."
         )
     return value
+
+
+def raw_path(request: Request) -> bytes:
+    """The path (``SCRIPT_NAME`` + ``PATH_INFO``) as the bytes the client sent, decoded.
+
+    Not ``request.root_path + request.path``: werkzeug decodes those as UTF-8 with
+    replacement, so a path that is not UTF-8 (``/caf%E9``) would come back as
+    another resource (``/caf%EF%BF%BD``). PEP 3333 makes both strings latin-1.
+    """
+    environ = request.environ
+    return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1") or b"/"
 
 
 def header_names(headers: Headers) -> set[str]:

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
 from ..wrappers import Request
+from ._http import raw_path
 from .base import BaseMiddleware
 
 LogFormat = Literal["common", "combined", "json"]
@@ -24,7 +25,7 @@ _START_KEY = "lback_mw.access_log.start"
 
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-# request.path is percent-decoded (%0D%0A is a real CR LF there), so the target is
+# The path is percent-decoded (%0D%0A is a real CR LF there), so the target is
 # re-quoted to the form the client sent. Path: RFC 3986 pchar and "/"; no "%",
 # which in a decoded path is a literal percent sign. The query string is raw, so
 # its existing %XX escapes stay.
@@ -66,22 +67,32 @@ class AccessLogFields(TypedDict):
     user_agent: str | None
 
 
+# The unquoted fields (client address, user, request id) end at a space, so a
+# space inside one (a user name "a b", a spoofed address) would shift every field
+# after it for a log parser; there it is escaped too.
+_BARE_ESCAPES = {**_ESCAPES, ord(" "): "\\x20"}
+
+
 def _clf(value: str | None) -> str:
     return value.translate(_ESCAPES) if value else "-"
+
+
+def _clf_bare(value: str | None) -> str:
+    return value.translate(_BARE_ESCAPES) if value else "-"
 
 
 def _common_line(fields: AccessLogFields, received: datetime) -> str:
     stamp = f"{received.day:02d}/{_MONTHS[received.month]}/{received:%Y:%H:%M:%S %z}"
     request_line = f"{fields['method']} {fields['path']} {fields['protocol'] or '-'}"
     return (
-        f"{_clf(fields['remote_addr'])} - {_clf(fields['user'])} [{stamp}] "
+        f"{_clf_bare(fields['remote_addr'])} - {_clf_bare(fields['user'])} [{stamp}] "
         f'"{_clf(request_line)}" {fields["status"]} {fields["bytes"] or "-"}'
     )
 
 
 def _extensions(fields: AccessLogFields) -> str:
     # Our two fields after Apache's, as nginx logs append $request_time.
-    return f"{fields['duration_ms']:.3f} {_clf(fields['request_id'])}"
+    return f"{fields['duration_ms']:.3f} {_clf_bare(fields['request_id'])}"
 
 
 def _format_common(fields: AccessLogFields, received: datetime) -> str:
@@ -202,6 +213,9 @@ class AccessLogMiddleware(BaseMiddleware):
         if response.is_streamed:
             body = _CountingBody(response.response, response.iter_encoded())
             response.response = body
+        # werkzeug gives a direct_passthrough body (send_file's) to the server as it is
+        # and never calls the response's close(), which is what writes the record.
+        response.direct_passthrough = False
         # The user is read now, while the request (and an ORM session) is still open.
         user = _username(getattr(request, "user", None))
         start = request.environ[_START_KEY]
@@ -225,7 +239,7 @@ class AccessLogMiddleware(BaseMiddleware):
         else:
             sent = sum(map(len, response.iter_encoded()))
         received = datetime.fromtimestamp(time.time() - duration).astimezone()
-        path = quote(request.script_root + request.path, safe=_PATH_SAFE)
+        path = quote(raw_path(request), safe=_PATH_SAFE)
         if request.query_string:
             path = f"{path}?{quote(request.query_string, safe=_QUERY_SAFE)}"
         request_id = getattr(request, "id", None)

@@ -9,7 +9,8 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import ClassVar
 
-from werkzeug.datastructures import Accept
+from werkzeug.datastructures import Accept, Headers
+from werkzeug.http import parse_dict_header
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
@@ -171,7 +172,7 @@ class GZipMiddleware(BaseMiddleware):
         names = {name.lower() for name, _ in headers}
         if not names.isdisjoint(_SKIP_IF_PRESENT):
             return response
-        if "cache-control" in names and response.cache_control.no_transform:
+        if "cache-control" in names and _no_transform(headers):
             return response
 
         # From here the outcome depends on Accept-Encoding, so caches must key on it.
@@ -233,6 +234,17 @@ class GZipMiddleware(BaseMiddleware):
             if quality > best_quality:
                 best, best_quality = codec, quality
         return best
+
+
+def _no_transform(headers: Headers) -> bool:
+    """Whether a ``Cache-Control`` line says ``no-transform``.
+
+    Not ``response.cache_control.no_transform``: that reads only the first
+    ``Cache-Control`` line and matches directive names case-sensitively, while
+    RFC 9111 (5.2) makes them case-insensitive and a list header may be split.
+    """
+    directives = parse_dict_header(", ".join(headers.getlist("Cache-Control")))
+    return any(name.lower() == "no-transform" for name in directives)
 
 
 def _parse_content_types(

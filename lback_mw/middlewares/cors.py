@@ -3,8 +3,8 @@
 Follows the Fetch standard (https://fetch.spec.whatwg.org/#http-cors-protocol).
 Everything that can be decided at start-up is: origins are validated and
 normalised, header values joined, so a request without ``Origin`` costs a
-single dictionary lookup and a cross-origin one a set lookup and a few
-header appends.
+dictionary lookup and a ``Vary`` merge, and a cross-origin one a set lookup and
+a few header appends.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ _NAME = "CORSMiddleware"
 class CORSMiddleware(BaseMiddleware):
     """Answer CORS preflights and add ``Access-Control-*`` headers for allowed origins.
 
-    Requests without an ``Origin`` header are left untouched. The parameters are
+    Requests without an ``Origin`` header get no CORS headers, only ``Vary: Origin``
+    (or, with ``"*"``, the same ``*`` as everyone), for caches. The parameters are
     documented in docs/middlewares/cors.md.
     """
 
@@ -62,6 +63,8 @@ class CORSMiddleware(BaseMiddleware):
             origins = []  # "*" alone, as just checked; nothing to look up
         self._origins = frozenset(_normalise_origin(origin) for origin in origins or ())
         self._regex = _compile_regex(allow_origin_regex)
+        if allow_credentials:
+            _check_no_open_door(self._origins, self._regex)
         if not self._allow_all and not self._origins and self._regex is None:
             if origins is None:
                 raise ImproperlyConfigured(
@@ -130,6 +133,16 @@ class CORSMiddleware(BaseMiddleware):
         environ = request.environ
         origin = environ.get("HTTP_ORIGIN")
         if origin is None:
+            # What a cache stores from this answer (the browser's own cache too)
+            # may later serve a cross-origin fetch of the same URL; the Fetch
+            # standard's "CORS protocol and HTTP caches": with "*", the same
+            # headers on every answer; with listed origins, Vary: Origin.
+            headers = response.headers
+            if self._allow_all:
+                if "access-control-allow-origin" not in header_names(headers):
+                    append_trusted(headers, self._wildcard_actual)
+            else:
+                add_vary(headers, "Origin")
             return response
         if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
             return response  # our own preflight answer, complete as it is
@@ -230,6 +243,33 @@ def _check_star_alone(origins: list[str], regex: str | None, credentials: bool) 
             f"{_NAME}: allow_origins='*' already allows every origin, so {other} would "
             "never be consulted. Keep only '*', or remove '*' to allow just the others."
         )
+
+
+#: Origins nobody can own (RFC 2606 reserves .invalid): a regex that matches them
+#: matches any attacker's site too.
+_FOREIGN_ORIGINS = ("https://attacker.invalid", "http://attacker.invalid")
+
+
+def _check_no_open_door(origins: frozenset[str], regex: re.Pattern[str] | None) -> None:
+    """Refuse, with credentials, the other spellings of '*': the null origin and a
+    catch-all regex, each of which lets any site read responses with cookies."""
+    if "null" in origins:
+        raise ImproperlyConfigured(
+            f"{_NAME}: allow_origins lists 'null' together with allow_credentials=True. "
+            "Any site can send 'Origin: null' (from a sandboxed iframe), so this would let "
+            "every site on the web read your users' data with their cookies. Remove 'null', "
+            "or set allow_credentials=False."
+        )
+    if regex is None:
+        return
+    for probe in _FOREIGN_ORIGINS:
+        if regex.fullmatch(probe):
+            raise ImproperlyConfigured(
+                f"{_NAME}: allow_origin_regex {regex.pattern!r} matches {probe!r}, so with "
+                "allow_credentials=True it would let any site read your users' data with "
+                "their cookies. Match only your own sites, e.g. "
+                r"r'https://[a-z0-9-]+\.example\.com'."
+            )
 
 
 def _normalise_origin(origin: str) -> str:

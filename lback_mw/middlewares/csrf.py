@@ -98,15 +98,19 @@ def current_csrf_token() -> str:
 class CSRFToken:
     """``request.csrf_token``: call it for a fresh masked token to put in a form or header.
 
-    The first call creates the user's secret if there is none; it is then saved
-    in the session, or in the CSRF cookie of this response.
+    The first call creates the user's secret if there is none. It is kept in the
+    session when the request has an established one (a signed-cookie session, or
+    a server-side session that already exists), and otherwise in the signed CSRF
+    cookie: an anonymous visit to a page with a form then stores nothing
+    server-side. A session that comes to exist later (at login) adopts the
+    cookie's secret the first time it is needed.
     """
 
     # PERF: no reference to the request, so no reference cycle for the collector.
     __slots__ = (
         "_cookie_header",
+        "_cookie_secret",
         "_middleware",
-        "_secret",
         "changed",
         "context",
         "session",
@@ -120,10 +124,11 @@ class CSRFToken:
         cookie_header: str | None,
     ) -> None:
         self._middleware = middleware
-        #: Where the secret lives; ``None`` means the CSRF cookie.
+        #: The request's session, if a session middleware ran before this one.
         self.session = session
         self._cookie_header = cookie_header
-        self._secret: bytes | None = None
+        # The cookie's secret, once read: bytes, None for no valid cookie, or _UNREAD.
+        self._cookie_secret: bytes | object | None = _UNREAD
         #: Whether a token was handed out (the response then varies on Cookie).
         self.used = False
         #: Whether the secret is new and must be saved.
@@ -138,26 +143,52 @@ class CSRFToken:
         mask = secrets.token_bytes(_SECRET_BYTES)
         return _encode(mask + _xor(secret, mask))
 
+    def holding_session(self) -> MutableMapping[str, Any] | None:
+        """The session that keeps the secret now, or ``None`` for the CSRF cookie.
+
+        Asked every time, never cached: login() and logout() rotate or clear the
+        session during the request.
+        """
+        session = self.session
+        if session is None or not getattr(session, "established", True):
+            return None
+        return session
+
     def stored_secret(self) -> bytes | None:
         """The secret the user already has, or ``None``."""
-        if self.session is not None:
-            # Read every time, never cached: login() and logout() rotate or clear
-            # the session during the request, and a token handed out after that
-            # must come from the secret the session keeps.
-            return _decode_secret(self.session.get(SESSION_KEY))
-        if self._secret is None:
-            self._secret = _decode_secret(self._middleware.unsign(self._cookie_header))
-        return self._secret
+        session = self.holding_session()
+        if session is None:
+            return self.cookie_secret()
+        secret = _decode_secret(session.get(SESSION_KEY))
+        if secret is None:
+            # Handed out before the session existed (the login form): the session
+            # adopts it, so the tokens already in the user's pages keep working.
+            secret = self.cookie_secret()
+            if secret is not None:
+                session[SESSION_KEY] = _encode(secret)
+        return secret
+
+    def cookie_secret(self) -> bytes | None:
+        """The secret in the signed CSRF cookie (or set for it in this request)."""
+        cached = self._cookie_secret
+        if cached is _UNREAD:
+            cached = self._cookie_secret = _decode_secret(
+                self._middleware.unsign(self._cookie_header)
+            )
+        return cached  # type: ignore[return-value]  # bytes or None once read
 
     def rotate(self) -> None:
         """Replace the secret; tokens made from the old one stop working."""
         self._replace()
 
     def _replace(self) -> bytes:
-        secret = self._secret = secrets.token_bytes(_SECRET_BYTES)
+        secret = secrets.token_bytes(_SECRET_BYTES)
         self.changed = True
-        if self.session is not None:
-            self.session[SESSION_KEY] = _encode(secret)
+        session = self.holding_session()
+        if session is not None:
+            session[SESSION_KEY] = _encode(secret)
+        else:
+            self._cookie_secret = secret
         return secret
 
     def matches(self, token: str) -> bool:
@@ -168,6 +199,9 @@ class CSRFToken:
         raw = base64_decode(token)
         mask, masked = raw[:_SECRET_BYTES], raw[_SECRET_BYTES:]
         return hmac.compare_digest(_xor(masked, mask), secret)
+
+
+_UNREAD = object()
 
 
 def _decode_secret(encoded: object) -> bytes | None:
@@ -261,9 +295,9 @@ class CSRFMiddleware(BaseMiddleware):
             token.context = None
         if token.used:
             add_vary(response.headers, "Cookie")
-        if token.session is None and (token.used or token.changed):
+        if (token.used or token.changed) and token.holding_session() is None:
             # Set again whenever a token went out, so the cookie's expiry follows use.
-            secret = token.stored_secret()
+            secret = token.cookie_secret()
             assert secret is not None  # used or changed: a secret exists
             secure = request.is_secure if self._cookie_secure is None else self._cookie_secure
             response.headers.add(
@@ -301,7 +335,7 @@ class CSRFMiddleware(BaseMiddleware):
         if failure is not None:
             return failure
         if token.stored_secret() is None:
-            if token.session is not None:
+            if token.holding_session() is not None:
                 return "CSRF secret not found in the session (the form is older than the session)"
             return "CSRF cookie not set"
         given = request.environ.get(self._header_key)
@@ -432,8 +466,8 @@ def _compile_exempt_paths(paths: Sequence[str]) -> re.Pattern[str] | None:
             parts.append(f"(?:{path})")
         elif path.startswith("/"):
             # "/hooks/" covers what is under it; "/hooks" also covers "/hooks" itself,
-            # but never "/hooksmith".
-            parts.append(re.escape(path) + ("" if path.endswith("/") else "(?:/|$)"))
+            # but never "/hooksmith", nor "/hooks\n" (which "$" would let through).
+            parts.append(re.escape(path) + ("" if path.endswith("/") else r"(?:/|\Z)"))
         else:
             raise ImproperlyConfigured(
                 f"{_CLASS}: exempt_paths entry {path!r} must be a path starting with '/' "

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
+from ..pipeline import EXCEPTION_KEY
 from ..wrappers import Request
 from .base import BaseMiddleware
 
@@ -78,6 +79,9 @@ class SQLAlchemySessionMiddleware(BaseMiddleware):
         self.logger = logger or logging.getLogger(__name__)
 
     def process_request(self, request: Request) -> None:
+        # Only what fails from here on concerns this session (an outer layer may
+        # run the chain again after a failure, to retry it).
+        request.environ.pop(EXCEPTION_KEY, None)
         request.db = self.db_session()
 
     def process_exception(self, request: Request, exc: Exception) -> None:
@@ -85,6 +89,8 @@ class SQLAlchemySessionMiddleware(BaseMiddleware):
         # session refuses every query until rolled back, and error handlers that
         # run next may want request.db. Returning None lets the error flow go on.
         request.db.rollback()
+        # Dealt with: what an error handler writes next follows its response's status.
+        request.environ.pop(EXCEPTION_KEY, None)
 
     def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
         session: Session = request.db
@@ -93,7 +99,10 @@ class SQLAlchemySessionMiddleware(BaseMiddleware):
             # PERF: a request that never used the session has nothing to end, and
             # commit() would begin and commit an empty transaction (about 25 us).
             if session.in_transaction():
-                if response.status_code < 400:
+                # An exception that became a response inside this middleware without
+                # reaching process_exception (an inner middleware or a call_next layer
+                # answered it) rolls back too, whatever the status it was answered with.
+                if response.status_code < 400 and EXCEPTION_KEY not in request.environ:
                     self._commit(session, request, response)
                 else:
                     session.rollback()

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
 from ..wrappers import Request, Response
+from ._http import raw_path
 from .base import BaseMiddleware
 
 # What stays unquoted when the decoded path is quoted again: RFC 3986's pchar
@@ -27,7 +28,7 @@ def url_with(request: Request, scheme: str, host: str) -> str:
     as it is (``/a%25b`` comes back as ``/a%b``, another resource) and decodes the
     result to an IRI. A redirect must name the very resource that was asked for.
     """
-    url = f"{scheme}://{host}{quote(request.root_path + request.path, safe=_PATH_SAFE)}"
+    url = f"{scheme}://{host}{quote(raw_path(request), safe=_PATH_SAFE)}"
     query = request.query_string
     return f"{url}?{quote(query, safe=_QUERY_SAFE)}" if query else url
 

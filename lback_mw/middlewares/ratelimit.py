@@ -271,6 +271,10 @@ def _rule(
     if isinstance(methods, str):
         raise ImproperlyConfigured(f"{where}: methods must be a list, like [{methods!r}].")
     method_set = frozenset(method.upper() for method in methods) if methods else None
+    if method_set is not None and "GET" in method_set:
+        # The router answers HEAD with the GET view (the body is only dropped):
+        # a GET limit that let HEAD through would not limit that view at all.
+        method_set |= {"HEAD"}
     return paths, method_set, _counter_name(rule["path"], method_set, policy), policy
 
 

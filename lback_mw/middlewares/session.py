@@ -62,11 +62,15 @@ class _Store(Protocol):
     def load(self, cookie: str) -> tuple[dict[str, Any], str | None]:
         """The data for ``cookie``'s value, and the id it is stored under (if any)."""
 
-    def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str:
-        """Store ``data`` and return the cookie value that finds it again."""
+    def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str | None:
+        """Store ``data`` and return the cookie value that finds it again, or ``None``
+        if the session ``key`` no longer exists (it was not stored again)."""
 
     def discard(self, key: str | None) -> None:
         """Forget the data stored under ``key``."""
+
+    #: Whether saving a session creates a record (a row, a Redis key) in a store.
+    creates_records: bool
 
 
 class Session(MutableMapping[str, Any]):
@@ -155,6 +159,21 @@ class Session(MutableMapping[str, Any]):
         self.modified = True
         self.new_key = True
 
+    @property
+    def established(self) -> bool:
+        """Whether adding data to this session stores nothing new.
+
+        True for signed-cookie sessions (the data travels in the cookie) and for
+        server-side sessions that already exist in their store and are not being
+        moved or cleared in this request (:meth:`rotate`, :meth:`clear`).
+        CSRFMiddleware keeps its secret in an established session only, so an
+        anonymous visit to a page with a form stores nothing server-side.
+        """
+        if not self._store.creates_records:
+            return True
+        self._loaded()
+        return self.key is not None and not self.new_key
+
     def rotate(self) -> None:
         """Keep the data under a new id, and delete the old one (call it on login).
 
@@ -172,6 +191,8 @@ class Session(MutableMapping[str, Any]):
 
 class _SignedCookieStore:
     """The whole session in the cookie, signed and timestamped with itsdangerous."""
+
+    creates_records = False
 
     def __init__(self, keys: list[str], max_age: int) -> None:
         # itsdangerous signs with the last key and verifies with any of them.
@@ -217,6 +238,8 @@ class _SignedCookieStore:
 class _BackendStore:
     """The data in a backend under a random id; the cookie holds only the id."""
 
+    creates_records = True
+
     def __init__(self, backend: Backend, ttl: int) -> None:
         self.backend = backend
         self._ttl = ttl
@@ -236,15 +259,18 @@ class _BackendStore:
             return {}, None
         return (data, cookie) if isinstance(data, dict) else ({}, None)
 
-    def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str:
+    def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str | None:
         value = _dumps(data).encode()
         if key is not None and not new_key:
-            self.backend.set(KEY_PREFIX + key, value, self._ttl)
-            return key
-        self.discard(key)
+            # Not set(): a session deleted since this request loaded it (a logout, a
+            # rotation on login in another tab) must stay deleted, not come back.
+            return key if self.backend.replace(KEY_PREFIX + key, value, self._ttl) else None
         for _ in range(_ID_ATTEMPTS):  # 256-bit ids never collide, but add() says so
             candidate = secrets.token_urlsafe(32)
             if self.backend.add(KEY_PREFIX + candidate, value, self._ttl):
+                # Only once the data is safe under the new id: a store failing in
+                # between (a 503) must leave the session where it was, not lose it.
+                self.discard(key)
                 return candidate
         raise RuntimeError(
             f"{_CLASS}: {_ID_ATTEMPTS} new random session ids were all taken in "
@@ -350,14 +376,15 @@ class SessionMiddleware(BaseMiddleware):
 
     def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
         session: Session = request.session
+        if session.modified or (self.refresh_each_request and session.cookie):
+            try:
+                self._save(request, response, session)
+            except BackendUnavailable as exc:
+                return self._unavailable(request, exc)
+        # After saving, which loads a session only refreshed: a response carrying
+        # someone's session cookie must not be cached for everyone.
         if session.accessed:
             add_vary(response.headers, "Cookie")
-        if not (session.modified or (self.refresh_each_request and session.cookie)):
-            return response
-        try:
-            self._save(request, response, session)
-        except BackendUnavailable as exc:
-            return self._unavailable(request, exc)
         return response
 
     def process_exception(self, request: Request, exc: Exception) -> WerkzeugResponse | None:
@@ -385,6 +412,15 @@ class SessionMiddleware(BaseMiddleware):
                 )
             return
         value = self._store.save(data, session.key, session.new_key)
+        if value is None:
+            # The browser's cookie is the concern of the request that ended the session.
+            self.logger.info(
+                "Session changes on %s %r dropped: a concurrent request ended the "
+                "session (logout or login) or it expired meanwhile.",
+                request.method,
+                request.path,
+            )
+            return
         header = dump_cookie(
             self.cookie_name,
             value,

@@ -141,7 +141,10 @@ def _domain(host: str) -> str:
         return ""
     if host[-1] != "]":  # a bracketed IPv6 address without port keeps its colons
         host = host.rpartition(":")[0] or host
-    return host.lower().removesuffix(".")
+    domain = host.lower().removesuffix(".")
+    # werkzeug checks only the characters: an empty label (".api.example.com",
+    # "a..example.com") would pass the suffix match of "*.api.example.com".
+    return "" if domain.startswith(".") or ".." in domain else domain
 
 
 def _normalise(pattern: str, where: str) -> str:

@@ -30,6 +30,19 @@ def test_add_only_claims_a_free_key(store: Store) -> None:
     assert backend.get("session:new") == b"mine"
 
 
+def test_replace_only_overwrites_a_live_key(store: Store) -> None:
+    """What a session save uses: a key deleted meanwhile (a logout) stays deleted."""
+    backend = store.backend
+    assert backend.replace("session:gone", b"stale", ttl=60) is False
+    assert backend.get("session:gone") is None
+    backend.set("session:here", b"old", ttl=60)
+    assert backend.replace("session:here", b"new", ttl=60) is True
+    assert backend.get("session:here") == b"new"
+    backend.delete("session:here")
+    assert backend.replace("session:here", b"again", ttl=60) is False
+    assert backend.get("session:here") is None
+
+
 def test_add_is_atomic_across_threads(store: Store) -> None:
     """Eight workers racing to claim one session id: exactly one wins."""
     wins: list[bytes] = []
@@ -55,6 +68,8 @@ def test_a_ttl_must_be_positive_whole_seconds(store: Store, ttl: object) -> None
         store.backend.set("key", b"value", ttl=ttl)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
         store.backend.add("key", b"value", ttl=ttl)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
+        store.backend.replace("key", b"value", ttl=ttl)  # type: ignore[arg-type]
 
 
 def test_keys_are_independent(store: Store) -> None:

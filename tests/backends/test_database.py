@@ -66,6 +66,19 @@ def test_add_reclaims_an_expired_row(backend: DatabaseBackend, clock: FakeClock)
     assert backend.get("a") == b"new"
 
 
+def test_replace_neither_revives_an_expired_row_nor_keeps_its_ttl(
+    backend: DatabaseBackend, clock: FakeClock
+) -> None:
+    backend.set("a", b"1", ttl=5)
+    clock.advance(4)
+    assert backend.replace("a", b"2", ttl=5)
+    clock.advance(4)
+    assert backend.get("a") == b"2"  # the TTL started again
+    clock.advance(1)
+    assert not backend.replace("a", b"3", ttl=5)
+    assert backend.get("a") is None
+
+
 def test_set_refreshes_the_expiry(backend: DatabaseBackend, clock: FakeClock) -> None:
     backend.set("a", b"1", ttl=10)
     clock.advance(8)

@@ -33,6 +33,18 @@ def test_add_claims_an_expired_key(clock: FakeClock) -> None:
     assert backend.get("a") == b"new"
 
 
+def test_replace_neither_revives_an_expired_key_nor_keeps_its_ttl(clock: FakeClock) -> None:
+    backend = MemoryBackend(purpose="sessions", clock=clock)
+    backend.set("a", b"1", ttl=5)
+    clock.advance(4)
+    assert backend.replace("a", b"2", ttl=5)
+    clock.advance(4)
+    assert backend.get("a") == b"2"  # the TTL started again
+    clock.advance(1)
+    assert not backend.replace("a", b"3", ttl=5)
+    assert backend.get("a") is None
+
+
 def test_a_flood_of_distinct_keys_never_exceeds_max_entries(clock: FakeClock) -> None:
     backend = MemoryBackend(purpose="rate limits", max_entries=100, clock=clock)
     policy = RateLimitPolicy(10, 60)

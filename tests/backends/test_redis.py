@@ -39,6 +39,8 @@ def test_values_carry_their_ttl_in_redis(backend: RedisBackend, raw: redis.Redis
     assert backend.add("session:b", b"2", ttl=30)
     assert 299 <= raw.ttl("lback_mw:session:a") <= 300
     assert 29 <= raw.ttl("lback_mw:session:b") <= 30
+    assert backend.replace("session:b", b"3", ttl=600)
+    assert 599 <= raw.ttl("lback_mw:session:b") <= 600
 
 
 def test_key_prefix_from_the_url(redis_url: str, raw: redis.Redis) -> None:
@@ -109,6 +111,7 @@ def test_unreachable_redis(closed_port: int) -> None:
         lambda b: b.get("k"),
         lambda b: b.set("k", b"v", 60),
         lambda b: b.add("k", b"v", 60),
+        lambda b: b.replace("k", b"v", 60),
         lambda b: b.delete("k"),
         lambda b: b.hit("k", policy),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 from werkzeug.test import EnvironBuilder
+from werkzeug.utils import send_file
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, Request, Response
@@ -41,6 +43,7 @@ class SetUser(BaseMiddleware):
         "attribute": SimpleNamespace(username="bob"),
         "anonymous": SimpleNamespace(is_authenticated=False, username="AnonymousUser"),
         "plain": 'carol "the admin"',
+        "forger": "x [01/Jan/2030:00:00:00 +0000] GET /admin 200",
     }
 
     def process_request(self, request: Request) -> None:
@@ -243,7 +246,7 @@ def test_head_sends_no_body(
         ("django-like", "alice"),
         ("attribute", "bob"),
         ("anonymous", "-"),
-        ("plain", 'carol \\"the admin\\"'),
+        ("plain", 'carol\\x20\\"the\\x20admin\\"'),
     ],
 )
 def test_logs_the_user_and_the_request_id(
@@ -286,6 +289,25 @@ def test_escapes_control_characters_quotes_and_backslashes(
     )
 
 
+def test_spaces_cannot_shift_the_unquoted_fields(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    access: pytest.LogCaptureFixture,
+) -> None:
+    # A user name (or a client address from a misconfigured proxy) with spaces
+    # would otherwise end its field early and feed a parser fields of its own.
+    client_for(build(app_factory, format="common")).get(
+        "/items", headers={"X-Test-User": "forger"}, environ_base={"REMOTE_ADDR": "1.2.3.4 -"}
+    )
+    [line] = lines(access)
+    match = COMMON.fullmatch(line)
+    assert match is not None, line
+    addr, user, _stamp, request_line, status = match.groups()[:5]
+    assert addr == "1.2.3.4\\x20-"
+    assert user == SetUser.USERS["forger"].replace(" ", "\\x20")
+    assert (request_line, status) == ("GET /items HTTP/1.1", "200")
+
+
 def test_json_escapes_control_characters_and_round_trips(
     app_factory: Callable[..., App],
     client_for: Callable[[App], Client],
@@ -300,6 +322,19 @@ def test_json_escapes_control_characters_and_round_trips(
     fields = json.loads(line)
     assert fields["user_agent"] == agent
     assert fields["path"] == "/x%0D%0Ay"
+
+
+def test_path_is_logged_as_sent_even_when_not_utf8(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    access: pytest.LogCaptureFixture,
+) -> None:
+    # werkzeug's request.path decodes UTF-8 with replacement: it would say /caf%EF%BF%BD.
+    client_for(build(app_factory, format="json")).get(
+        "/", query_string="q=%E9", environ_overrides={"PATH_INFO": "/caf\xe9//x"}
+    )
+    [line] = lines(access)
+    assert json.loads(line)["path"] == "/caf%E9//x?q=%E9"
 
 
 def test_client_address_honours_proxy_fix_but_never_raw_forwarded_for(
@@ -400,3 +435,27 @@ def test_one_record_per_request_even_with_an_outer_middleware(
     match = COMMON.fullmatch(line)
     assert match is not None
     assert match[5] == "202"
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_direct_passthrough_bodies_are_logged_too(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    access: pytest.LogCaptureFixture,
+    streamed: bool,
+) -> None:
+    # send_file (and so StaticFilesMiddleware) answers with direct_passthrough, whose
+    # body werkzeug hands to the server without ever calling the response's close().
+    app = build(app_factory, format="common")
+
+    @app.route("/file")
+    def file(request: Request) -> WerkzeugResponse:
+        if streamed:
+            return send_file(io.BytesIO(b"x" * 1000), request.environ, mimetype="text/plain")
+        return Response(b"x" * 1000, direct_passthrough=True)
+
+    assert client_for(app).get("/file").data == b"x" * 1000
+    [line] = lines(access)
+    match = COMMON.fullmatch(line)
+    assert match is not None, line
+    assert match.group(4, 5, 6) == ("GET /file HTTP/1.1", "200", "1000")

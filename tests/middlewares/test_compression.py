@@ -189,6 +189,14 @@ def _event_stream(request: Request) -> Response:
     return Response(BODY, mimetype="text/event-stream")
 
 
+def _no_transform_any_case(request: Request) -> Response:
+    return Response(BODY, headers={"Cache-Control": "max-age=60, No-Transform"})
+
+
+def _no_transform_second_line(request: Request) -> Response:
+    return Response(BODY, headers=[("Cache-Control", "public"), ("Cache-Control", "no-transform")])
+
+
 def _png(request: Request) -> Response:
     return Response(BODY, mimetype="image/png")
 
@@ -213,6 +221,8 @@ def _small_stream(request: Request) -> Response:
         _already_encoded,
         _identity_encoding,
         _no_transform,
+        _no_transform_any_case,
+        _no_transform_second_line,
         _no_content,
         _partial,
         _range_not_satisfiable,

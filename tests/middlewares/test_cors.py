@@ -215,12 +215,20 @@ def test_vary_is_merged_with_the_views(make: Callable[..., Client]) -> None:
     assert response.headers.getlist("Vary") == ["Accept-Encoding, Origin"]
 
 
-def test_requests_without_origin_are_untouched(make: Callable[..., Client]) -> None:
+def test_requests_without_origin_get_no_cors_headers_but_vary(
+    make: Callable[..., Client],
+) -> None:
     client = make(allow_origins=[APP], allow_credentials=True, expose_headers=["X-A"])
     for response in (client.get("/items"), client.get("/vary"), client.options("/items")):
         assert not [n for n, _ in response.headers if n.startswith("Access-Control-")]
-    assert "Vary" not in client.get("/items").headers
-    assert client.get("/vary").headers["Vary"] == "Accept-Encoding"
+    # A cached copy of this answer must not serve a later cross-origin fetch.
+    assert client.get("/items").headers["Vary"] == "Origin"
+    assert client.get("/vary").headers["Vary"] == "Accept-Encoding, Origin"
+    # With "*" every answer carries the same "*", so there is nothing to vary on.
+    anyone = make(allow_origins="*")
+    response = anyone.get("/items")
+    assert "Vary" not in response.headers
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
     # Access-Control-Request-Method without Origin is not a preflight either.
     response = client.options("/items", headers={"Access-Control-Request-Method": "PUT"})
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST, PUT"
@@ -267,7 +275,8 @@ def test_star_sends_a_literal_star_without_vary(make: Callable[..., Client]) -> 
         assert "Vary" not in response.headers  # the same answer for every origin
     response = preflight(client, EVIL, "GET")
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert "Access-Control-Allow-Origin" not in client.get("/items").headers
+    # Without Origin too: a cached copy is then right for every caller.
+    assert client.get("/items").headers["Access-Control-Allow-Origin"] == "*"
 
 
 # --- which origins match ---------------------------------------------------------
@@ -307,7 +316,7 @@ def test_regex_is_not_searched(make: Callable[..., Client]) -> None:
 
 
 def test_null_origin_only_when_listed(make: Callable[..., Client]) -> None:
-    client = make(allow_origins=[APP, "null"], allow_credentials=True)
+    client = make(allow_origins=[APP, "null"])
     assert (
         client.get("/items", headers={"Origin": "null"}).headers["Access-Control-Allow-Origin"]
         == "null"
@@ -364,6 +373,29 @@ def test_star_with_credentials_is_refused(app_factory: AppFactory) -> None:
     assert "allow_origins='*' cannot be combined with allow_credentials=True" in message
     assert "List the origins" in message
     assert "allow_origin_regex" in message
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        # Any site can send "Origin: null" from a sandboxed iframe.
+        ({"allow_origins": [APP, "null"]}, "allow_origins lists 'null' together with"),
+        # A catch-all regex is "*" by another name, but would be echoed with cookies.
+        ({"allow_origin_regex": ".*"}, "allow_origin_regex '.*' matches 'https://attacker"),
+        ({"allow_origin_regex": r"http://[^/]+"}, "matches 'http://attacker.invalid'"),
+    ],
+)
+def test_other_open_doors_with_credentials_are_refused(
+    app_factory: AppFactory, params: dict[str, Any], message: str
+) -> None:
+    assert message in config_error(app_factory, allow_credentials=True, **params)
+    app_factory(MIDDLEWARES=[{"class": CORSMiddleware, "params": params}])  # fine without
+
+
+def test_a_regex_for_ones_own_sites_is_fine_with_credentials(make: Callable[..., Client]) -> None:
+    client = make(allow_origin_regex=r"https://[a-z0-9-]+\.example\.com", allow_credentials=True)
+    response = client.get("/items", headers={"Origin": APP})
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
 
 
 @pytest.mark.parametrize(

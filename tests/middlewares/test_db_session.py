@@ -213,6 +213,89 @@ def test_rolls_back_what_an_inner_middleware_wrote(
     db.assert_all_closed(1)
 
 
+class Redirecting(BaseMiddleware):
+    """Answers any exception with a redirect, before the session middleware hears of it."""
+
+    def process_exception(self, request: Request, exc: Exception) -> Response:
+        return Response(status=303, headers={"Location": "/oops"})
+
+
+def passthrough(request: Request, call_next: Callable[[Request], Any]) -> Any:
+    """A call_next middleware: the inner run turns the view's exception into a response."""
+    return call_next(request)
+
+
+@pytest.mark.parametrize("handled_by", ["inner middleware", "error handler inside call_next"])
+def test_an_exception_answered_with_a_success_status_still_rolls_back(
+    app_factory: AppFactory, db: Database, client_for: ClientFor, handled_by: str
+) -> None:
+    if handled_by == "inner middleware":
+        app = app_factory(
+            MIDDLEWARES=[DB_SESSION, Redirecting], dependencies={"db_session": db.factory}
+        )
+    else:
+        app = app_factory(MIDDLEWARES=[DB_SESSION], dependencies={"db_session": db.factory})
+        app.use(passthrough)
+        app.errorhandler(RuntimeError)(lambda request, exc: ("", 303, {"Location": "/oops"}))
+
+    @app.route("/items/<int:id>", methods=["POST"])
+    def create(request: Request, id: int) -> Any:
+        request.db.add(Item(id=id))
+        request.db.flush()
+        raise RuntimeError("half done")
+
+    response = client_for(app).post("/items/7")
+
+    assert response.status_code == 303
+    assert stored(db.engine) == set()  # the half-done work is not committed
+    db.assert_all_closed(1)
+
+
+def test_what_an_error_handler_writes_follows_its_status(
+    app_factory: AppFactory, db: Database, client_for: ClientFor
+) -> None:
+    app = build(app_factory, db)
+
+    @app.errorhandler(RuntimeError)
+    def note_failure(request: Request, exc: Exception) -> tuple[str, int, dict[str, str]]:
+        request.db.add(Item(id=99))  # after process_exception rolled the view's work back
+        return "", 303, {"Location": "/oops"}
+
+    response = client_for(app).post("/items/7?flush=1&raise=runtime")
+
+    assert response.status_code == 303
+    assert stored(db.engine) == {99}
+    db.assert_all_closed(1)
+
+
+class RetryOnce:
+    """A call_next middleware outside the session middleware: runs the chain again after a 500."""
+
+    def dispatch(self, request: Request, call_next: Callable[[Request], Any]) -> Any:
+        response = call_next(request)
+        return call_next(request) if response.status_code == 500 else response
+
+
+def test_a_failed_first_run_does_not_roll_back_a_retried_one(
+    app_factory: AppFactory, db: Database, client_for: ClientFor, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = app_factory(MIDDLEWARES=[RetryOnce, DB_SESSION], dependencies={"db_session": db.factory})
+    tries: list[int] = []
+
+    @app.route("/items/<int:id>", methods=["POST"])
+    def create(request: Request, id: int) -> Any:
+        tries.append(id)
+        request.db.add(Item(id=id + len(tries)))
+        request.db.flush()
+        if len(tries) == 1:
+            raise RuntimeError("transient")
+        return "done", 201
+
+    assert client_for(app).post("/items/7").status_code == 201
+    assert stored(db.engine) == {9}  # the retry's row; the first run's 8 rolled back
+    db.assert_all_closed(2)
+
+
 def test_error_handlers_can_query_after_a_failed_flush(
     app_factory: AppFactory, db: Database, client_for: ClientFor
 ) -> None:

@@ -55,6 +55,17 @@ def test_location(
     assert response.headers["Location"] == location
 
 
+def test_a_path_that_is_not_utf8_keeps_its_bytes(
+    app_factory: Factory, client_for: ClientFor
+) -> None:
+    # PEP 3333: PATH_INFO holds the bytes as latin-1. werkzeug's request.path decodes
+    # them as UTF-8 with replacement, which would redirect to /caf%EF%BF%BD.
+    response = client_for(build(app_factory)).get(
+        "/", query_string="q=%E9", environ_overrides={"PATH_INFO": "/caf\xe9"}
+    )
+    assert response.headers["Location"] == "https://localhost/caf%E9?q=%E9"
+
+
 def test_permanent_answers_308_and_keeps_the_method(
     app_factory: Factory, client_for: ClientFor
 ) -> None:

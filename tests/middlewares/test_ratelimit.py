@@ -147,6 +147,20 @@ def test_rules_first_match_wins(
     assert client.get("/").headers["RateLimit-Remaining"] == "95"  # GET /login x4 and this
 
 
+def test_a_get_rule_limits_head_too(
+    make: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    """HEAD runs the GET view (only the body is dropped), so it must not slip past."""
+    app = make(rules=[{"path": "/api/*", "limit": "2/minute", "methods": ["GET"]}])
+    client = client_for(app)
+    assert statuses(client, "/api/items", 1) == [200]
+    # werkzeug's linter counts a HEAD response's Content-Length against the empty
+    # body, so HEAD goes through a plain client.
+    assert statuses(Client(app), "/api/items", 2, method="HEAD") == [200, 429]
+    assert statuses(client, "/api/items", 1) == [429]  # one counter for both
+    assert statuses(client, "/api/items", 3, method="POST") == [200, 200, 200]
+
+
 def test_without_a_default_only_rules_limit(
     make: Callable[..., App], client_for: Callable[[App], Client]
 ) -> None:

@@ -17,6 +17,7 @@ import redis
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from lback_mw import App, ImproperlyConfigured, Request, Response
+from lback_mw.backends import BackendUnavailable
 from lback_mw.middlewares.session import (
     DEFAULT_MAX_AGE,
     KEY_PREFIX,
@@ -343,7 +344,9 @@ def test_refresh_each_request_rewrites_an_unmodified_session(app_factory, client
     response = sliding.get("/untouched")
     [header] = set_cookies(response)
     assert header.startswith("session=")
-    assert "Vary" not in response.headers  # the view never looked at it
+    # The view never looked at it, but the response carries the visitor's cookie:
+    # a shared cache must not replay that Set-Cookie to everyone else.
+    assert response.headers["Vary"] == "Cookie"
     # An empty session is never refreshed into existence.
     fresh = build(app_factory, refresh_each_request=True)
     assert set_cookies(get_with_cookie(fresh, "/untouched", "junk")) == []
@@ -529,6 +532,55 @@ def test_rotate_moves_the_data_to_a_new_id(app_factory, client_for, backend_url)
     attacker = client_for(app)
     attacker.set_cookie("session", str(before))
     assert attacker.get("/get").json == {}
+
+
+def test_a_store_failing_during_rotate_loses_no_data(
+    app_factory, client_for, backend_url, monkeypatch
+):
+    """The old id is deleted only once the data is stored under the new one."""
+    app = build(app_factory, backend=backend_url)
+    client = client_for(app)
+    client.get("/set?user=ada")
+    before = session_cookie(client)
+    backend = app.configured_middleware[0].instance.backend
+
+    def failing_add(key: str, value: bytes, ttl: int) -> bool:
+        raise BackendUnavailable("the store went away mid-request")
+
+    monkeypatch.setattr(backend, "add", failing_add)
+    response = client.get("/rotate")
+    assert response.status_code == 503
+    assert set_cookies(response) == []
+    monkeypatch.undo()
+    assert session_cookie(client) == before
+    assert client.get("/get").json == {"user": "ada"}  # still there, under the old id
+
+
+def test_a_session_ended_by_a_concurrent_request_stays_ended(
+    app_factory, client_for, backend_url, caplog
+):
+    """A request that loaded the session before another one logged out (or logged
+    in, rotating the id) must not write it back: that would undo the logout."""
+    app = build(app_factory, backend=backend_url)
+    backend = app.configured_middleware[0].instance.backend
+
+    @app.route("/slow")
+    def slow(request: Request) -> str:
+        user = request.session["user"]  # loaded...
+        backend.delete(KEY_PREFIX + request.session.key)  # ...then a logout elsewhere
+        request.session["seen"] = user
+        return "done"
+
+    client = client_for(app)
+    client.get("/set?user=ada")
+    session_id = session_cookie(client)
+    with caplog.at_level(logging.INFO, logger="lback_mw.middlewares.session"):
+        response = client.get("/slow")
+    assert response.status_code == 200
+    assert set_cookies(response) == []  # the logout's cookie deletion stands
+    assert stored_keys(app) == []
+    assert get_with_cookie(app, "/get", str(session_id)).json == {}
+    assert "a concurrent request ended the session" in caplog.text
 
 
 def test_clear_deletes_the_stored_data_and_the_cookie(app_factory, client_for, backend_url):

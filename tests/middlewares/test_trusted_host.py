@@ -53,6 +53,9 @@ def statuses(client: Client, hosts: Iterable[str]) -> dict[str, int]:
         ("a.b.api.example.com:8443", 200),
         ("api.example.com", 400),
         ("xapi.example.com", 400),
+        (".api.example.com", 400),  # empty labels: not a host name at all
+        ("v1..api.example.com", 400),
+        ("..shop.test", 400),
         # .shop.test: the domain and its subdomains
         ("shop.test", 200),
         ("eu.shop.test", 200),
@@ -109,13 +112,16 @@ def test_debug_refusal_names_the_host_and_the_fix(
 
 def test_star_allows_any_valid_host_only(app_factory: Factory, client_for: ClientFor) -> None:
     client = client_for(build(app_factory, {"allowed_hosts": ["*"]}))
-    assert statuses(client, ["anything.example", "[::1]:1", "1.2.3.4", "a@b", "a b", ""]) == {
+    hosts = ["anything.example", "[::1]:1", "1.2.3.4", "a@b", "a b", "", ".a.example", "a..b"]
+    assert statuses(client, hosts) == {
         "anything.example": 200,
         "[::1]:1": 200,
         "1.2.3.4": 200,
         "a@b": 400,
         "a b": 400,
         "": 400,
+        ".a.example": 400,
+        "a..b": 400,
     }
 
 
