@@ -170,6 +170,13 @@ class _CountingBody:
             close()
 
 
+def _passthrough_size(request: Request, response: WerkzeugResponse) -> int:
+    """What the server will send of a direct-passthrough body: its Content-Length."""
+    if request.method == "HEAD" or response.status_code in (204, 304):
+        return 0
+    return response.content_length or 0
+
+
 class AccessLogMiddleware(BaseMiddleware):
     """Log one line per request, when its body has been sent.
 
@@ -209,16 +216,20 @@ class AccessLogMiddleware(BaseMiddleware):
     def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
         if not self.logger.isEnabledFor(self.level):
             return response
+        # The user is read now, while the request (and an ORM session) is still open.
+        user = _username(getattr(request, "user", None))
+        start = request.environ[_START_KEY]
+        if response.direct_passthrough:
+            # send_file's answer (static files): werkzeug hands the body, a file
+            # wrapper the server may send with sendfile(), to the server as it is,
+            # and never calls the response's close(). Wrapping it would cost the
+            # sendfile; the record is written now, its size the Content-Length.
+            self._emit(request, response, None, start, user, _passthrough_size(request, response))
+            return response
         body = None
         if response.is_streamed:
             body = _CountingBody(response.response, response.iter_encoded())
             response.response = body
-        # werkzeug gives a direct_passthrough body (send_file's) to the server as it is
-        # and never calls the response's close(), which is what writes the record.
-        response.direct_passthrough = False
-        # The user is read now, while the request (and an ORM session) is still open.
-        user = _username(getattr(request, "user", None))
-        start = request.environ[_START_KEY]
         response.call_on_close(partial(self._emit, request, response, body, start, user))
         return response
 
@@ -229,10 +240,13 @@ class AccessLogMiddleware(BaseMiddleware):
         body: _CountingBody | None,
         start: float,
         user: str | None,
+        size: int | None = None,
     ) -> None:
         duration = time.perf_counter() - start
         status = response.status_code
-        if body is not None:
+        if size is not None:
+            sent = size
+        elif body is not None:
             sent = body.sent
         elif request.method == "HEAD" or status < 200 or status in (204, 304):
             sent = 0  # werkzeug's Response.get_app_iter sends no body for these

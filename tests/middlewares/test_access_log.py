@@ -15,6 +15,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Response as WerkzeugResponse
+from werkzeug.wsgi import FileWrapper
 
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, Request, Response
 from lback_mw.middlewares.access_log import AccessLogMiddleware
@@ -459,3 +460,29 @@ def test_direct_passthrough_bodies_are_logged_too(
     match = COMMON.fullmatch(line)
     assert match is not None, line
     assert match.group(4, 5, 6) == ("GET /file HTTP/1.1", "200", "1000")
+
+
+def test_a_file_is_still_handed_to_the_servers_file_wrapper(
+    app_factory: Callable[..., App], access: pytest.LogCaptureFixture
+) -> None:
+    """Logging must not cost the server its sendfile(): the file wrapper reaches it."""
+
+    class ServerFileWrapper(FileWrapper):
+        pass
+
+    app = build(app_factory, format="common")
+
+    @app.route("/file")
+    def file(request: Request) -> WerkzeugResponse:
+        return send_file(io.BytesIO(b"x" * 1000), request.environ, mimetype="text/plain")
+
+    environ = EnvironBuilder("/file").get_environ()
+    environ["wsgi.file_wrapper"] = ServerFileWrapper
+    body = app(environ, lambda status, headers, exc_info=None: lambda data: None)
+    assert isinstance(body, ServerFileWrapper)
+    [line] = lines(access)  # written before the body is sent
+    match = COMMON.fullmatch(line)
+    assert match is not None, line
+    assert match.group(5, 6) == ("200", "1000")
+    assert b"".join(body) == b"x" * 1000
+    body.close()
