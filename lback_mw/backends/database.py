@@ -23,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     insert,
+    inspect,
     select,
     update,
 )
@@ -142,7 +143,7 @@ class DatabaseBackend(Backend):
             if not self._table_ready:
                 with self._lock:
                     if not self._table_ready:
-                        _metadata.create_all(self._engine)  # checks first: never drops
+                        self._create_table()
                         self._table_ready = True
             with self._engine.begin() as conn:
                 yield conn
@@ -150,6 +151,15 @@ class DatabaseBackend(Backend):
             raise
         except SQLAlchemyError as exc:
             raise self.unavailable(exc) from exc
+
+    def _create_table(self) -> None:
+        try:
+            _metadata.create_all(self._engine)  # checks first: never drops
+        except SQLAlchemyError as exc:
+            # Workers that start together all see no table, and all but one CREATE
+            # fails ("already exists"; a duplicate pg_type row on PostgreSQL).
+            if not inspect(self._engine).has_table(store_table.name):
+                raise self.unavailable(exc) from exc
 
     def _purge(self, conn: Connection, now: int) -> None:
         tick = time.monotonic()

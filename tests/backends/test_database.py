@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -138,3 +139,46 @@ def test_no_rate_limits(url: str) -> None:
         pytest.raises(NotImplementedError, match="does not rate-limit"),
     ):
         backend.hit("k", RateLimitPolicy(1, 1))
+
+
+def test_a_worker_that_loses_the_race_to_create_the_table_carries_on(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers starting together all see no table; every CREATE but one fails."""
+    from sqlalchemy.exc import OperationalError
+
+    from lback_mw.backends import database
+
+    real_create_all = database._metadata.create_all
+
+    def another_worker_was_first(bind: Any) -> None:
+        real_create_all(bind)  # the other worker's CREATE...
+        raise OperationalError("CREATE TABLE lback_mw_store", {}, Exception("already exists"))
+
+    monkeypatch.setattr(database._metadata, "create_all", another_worker_was_first)
+    backend = DatabaseBackend(url, purpose="sessions")
+    try:
+        backend.set("k", b"v", 60)  # ...and this one's failed, harmlessly
+        assert backend.get("k") == b"v"
+    finally:
+        backend.close()
+
+
+def test_a_table_that_cannot_be_created_is_unavailable(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from lback_mw.backends import database
+
+    def refused(bind: Any) -> None:
+        raise IntegrityError("CREATE TABLE lback_mw_store", {}, Exception("permission denied"))
+
+    monkeypatch.setattr(database._metadata, "create_all", refused)
+    backend = DatabaseBackend(url, purpose="sessions")
+    try:
+        # Not mistaken for "the key exists": add() must not answer False.
+        with pytest.raises(BackendUnavailable, match="permission denied"):
+            backend.add("k", b"v", 60)
+    finally:
+        backend.close()
