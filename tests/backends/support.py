@@ -35,3 +35,16 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def check_replace_restarts_the_ttl_and_never_revives(backend: Backend, clock: FakeClock) -> None:
+    """``replace`` on a backend whose clock the test moves: the TTL starts again, and
+    an expired key stays expired."""
+    backend.set("a", b"1", ttl=5)
+    clock.advance(4)
+    assert backend.replace("a", b"2", ttl=5)
+    clock.advance(4)
+    assert backend.get("a") == b"2"  # the TTL started again
+    clock.advance(1)
+    assert not backend.replace("a", b"3", ttl=5)
+    assert backend.get("a") is None

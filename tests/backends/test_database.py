@@ -14,7 +14,7 @@ from lback_mw import ImproperlyConfigured
 from lback_mw.backends import BackendUnavailable, RateLimitPolicy, open_backend
 from lback_mw.backends.database import PURGE_INTERVAL, DatabaseBackend, store_table
 
-from .support import FakeClock
+from .support import FakeClock, check_replace_restarts_the_ttl_and_never_revives
 
 
 @pytest.fixture
@@ -70,14 +70,7 @@ def test_add_reclaims_an_expired_row(backend: DatabaseBackend, clock: FakeClock)
 def test_replace_neither_revives_an_expired_row_nor_keeps_its_ttl(
     backend: DatabaseBackend, clock: FakeClock
 ) -> None:
-    backend.set("a", b"1", ttl=5)
-    clock.advance(4)
-    assert backend.replace("a", b"2", ttl=5)
-    clock.advance(4)
-    assert backend.get("a") == b"2"  # the TTL started again
-    clock.advance(1)
-    assert not backend.replace("a", b"3", ttl=5)
-    assert backend.get("a") is None
+    check_replace_restarts_the_ttl_and_never_revives(backend, clock)
 
 
 def test_set_refreshes_the_expiry(backend: DatabaseBackend, clock: FakeClock) -> None:

@@ -7,7 +7,7 @@ import pytest
 from lback_mw.backends import RateLimitPolicy, open_backend
 from lback_mw.backends.memory import DEFAULT_MAX_ENTRIES, MemoryBackend
 
-from .support import FakeClock
+from .support import FakeClock, check_replace_restarts_the_ttl_and_never_revives
 
 
 @pytest.fixture
@@ -34,15 +34,9 @@ def test_add_claims_an_expired_key(clock: FakeClock) -> None:
 
 
 def test_replace_neither_revives_an_expired_key_nor_keeps_its_ttl(clock: FakeClock) -> None:
-    backend = MemoryBackend(purpose="sessions", clock=clock)
-    backend.set("a", b"1", ttl=5)
-    clock.advance(4)
-    assert backend.replace("a", b"2", ttl=5)
-    clock.advance(4)
-    assert backend.get("a") == b"2"  # the TTL started again
-    clock.advance(1)
-    assert not backend.replace("a", b"3", ttl=5)
-    assert backend.get("a") is None
+    check_replace_restarts_the_ttl_and_never_revives(
+        MemoryBackend(purpose="sessions", clock=clock), clock
+    )
 
 
 def test_a_flood_of_distinct_keys_never_exceeds_max_entries(clock: FakeClock) -> None:
