@@ -190,15 +190,22 @@ def user_id_of(user: Any) -> str:
     return str(user_id)
 
 
-def _session_and_auth(request: Request, helper: str) -> tuple[Any, AuthenticationMiddleware]:
-    """``request.session`` (a dict with ``rotate()``) and the middleware, or a clear error."""
+def require_session(request: Request, needs: str) -> Any:
+    """``request.session``, or an error saying that ``needs`` it (``"login() needs
+    request.session"``) and where SessionMiddleware goes."""
     session = getattr(request, "session", None)
     if session is None:
         raise ImproperlyConfigured(
-            f"{helper}() needs request.session, and no SessionMiddleware ran for this "
-            "request: add 'lback_mw.middlewares.SessionMiddleware' above "
-            "AuthenticationMiddleware in MIDDLEWARES."
+            f"{needs}, and no SessionMiddleware ran for this request: add "
+            "'lback_mw.middlewares.SessionMiddleware' above AuthenticationMiddleware in "
+            "MIDDLEWARES."
         )
+    return session
+
+
+def _session_and_auth(request: Request, helper: str) -> tuple[Any, AuthenticationMiddleware]:
+    """``request.session`` (a dict with ``rotate()``) and the middleware, or a clear error."""
+    session = require_session(request, f"{helper}() needs request.session")
     auth: AuthenticationMiddleware | None = request.environ.get(ENVIRON_KEY)
     if auth is None:
         raise ImproperlyConfigured(

@@ -22,7 +22,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..auth import ANONYMOUS, ENVIRON_KEY, AnonymousUser, LoginRequired
+from ..auth import ANONYMOUS, ENVIRON_KEY, AnonymousUser, LoginRequired, require_session
 from ..exceptions import ImproperlyConfigured
 from ..loader import import_object
 from ..settings import Settings
@@ -120,13 +120,7 @@ class AuthenticationMiddleware(BaseMiddleware):
         if self.user_loader is None:
             user: Any = ANONYMOUS
         else:
-            session = getattr(request, "session", None)
-            if session is None:
-                raise ImproperlyConfigured(
-                    f"{_CLASS} reads the user from request.session, and no SessionMiddleware "
-                    "ran for this request: add 'lback_mw.middlewares.SessionMiddleware' above "
-                    f"{_CLASS} in MIDDLEWARES."
-                )
+            session = require_session(request, f"{_CLASS} reads the user from request.session")
             if not protected:
                 request.user = _lazy(self._session_user, session)
                 return None
