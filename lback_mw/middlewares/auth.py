@@ -27,6 +27,7 @@ from ..exceptions import ImproperlyConfigured
 from ..loader import import_object
 from ..settings import Settings
 from ..wrappers import Request, Response
+from ._http import BEARER_TOKEN
 from .base import BaseMiddleware
 
 #: ``user_loader(user_id)`` and ``token_loader(token)``: the user, or ``None``.
@@ -34,8 +35,6 @@ Loader = Callable[[str], Any]
 
 #: Django's key, under another name: where ``login()`` keeps the user's id.
 DEFAULT_SESSION_KEY = "_auth_user_id"
-# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _PAGE_OR_JSON = ("text/html", "application/json")
 # What a path may keep unescaped in the ``next`` parameter (RFC 3986 pchar and "/").
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -137,7 +136,7 @@ class AuthenticationMiddleware(BaseMiddleware):
 
     def _authenticate_bearer(self, request: Request, token: str | None) -> WerkzeugResponse | None:
         assert self.token_loader is not None  # only called when bearer tokens are on
-        if not token or not _BEARER_TOKEN.fullmatch(token):
+        if not token or not BEARER_TOKEN.fullmatch(token):
             return _unauthorized(
                 "The bearer token is malformed.", _bearer_error("The access token is malformed.")
             )

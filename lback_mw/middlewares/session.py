@@ -27,7 +27,7 @@ from ..backends import Backend, BackendUnavailable, open_backend
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import Request, Response
-from ._http import add_vary
+from ._http import HTTP_TOKEN, add_vary
 from .base import BaseMiddleware
 
 #: Two weeks, Django's ``SESSION_COOKIE_AGE``.
@@ -42,8 +42,6 @@ KEY_PREFIX = "session:"
 #: ``secrets.token_urlsafe(32)``: 256 random bits, 43 characters.
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 _ID_ATTEMPTS = 5
-# RFC 9110 token, what a cookie name may be (RFC 6265 section 4.1.1).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 _CLASS = "SessionMiddleware"
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
@@ -496,7 +494,7 @@ def cookie_options(
     Browsers silently drop a cookie that breaks these rules; refusing it at
     start-up saves an afternoon of wondering why nobody stays logged in.
     """
-    if not _TOKEN.fullmatch(name):
+    if not HTTP_TOKEN.fullmatch(name):  # a cookie name is a token (RFC 6265 4.1.1)
         raise ImproperlyConfigured(
             f"{owner}: cookie name {name!r} is not a valid cookie name; use letters, digits "
             "and '-_.' only."
