@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import full_stack, middleware_overhead
+from bench import full_stack, http_apps, middleware_overhead, over_http
 from bench.runner import Case, build_scenarios
 
 
@@ -27,3 +27,15 @@ def test_the_stacks_follow_the_recommended_order() -> None:
     app = scenarios.lback_stateful(scenarios.FULL_STATEFUL_STACK)
     assert isinstance(app, App)
     assert [warning.id for warning in check_app(app)] == []
+
+
+@pytest.mark.parametrize("key", sorted(http_apps.APPS))
+def test_every_http_benchmark_app_answers_200(key: str) -> None:
+    from werkzeug.test import Client
+
+    path, _build = http_apps.APPS[key]
+    headers = {name: value for name, value in over_http.HEADERS.items() if name != "Host"}
+    response = Client(http_apps.create(key)).get(
+        path, base_url="https://localhost", headers=headers
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
