@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
 
 
 class ImproperlyConfigured(Exception):
@@ -41,3 +43,15 @@ def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> s
         or difflib.get_close_matches(name, pool, n=1, cutoff=cutoff)
     )
     return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+def refuse_async(function: Callable[..., Any], where: str, name: str, kind: str = "hooks") -> None:
+    """Refuse an ``async def`` hook or view when it is registered, not on every request.
+
+    :param kind: what lback_mw calls synchronously, for the message (``"views"``).
+    """
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise ImproperlyConfigured(
+            f"{where}: {name} is defined with 'async def'. lback_mw is a WSGI core and "
+            f"calls {kind} synchronously; make it a plain 'def'."
+        )

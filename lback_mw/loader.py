@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.utils import ImportStringError, import_string
 
-from .exceptions import ImproperlyConfigured, MiddlewareNotUsed, did_you_mean, dotted_name
+from .exceptions import (
+    ImproperlyConfigured,
+    MiddlewareNotUsed,
+    did_you_mean,
+    dotted_name,
+    refuse_async,
+)
 from .injection import Dependencies, bind_arguments
 from .layers import Layer, SkippedLayer, Style
 from .middlewares.base import HOOK_NAMES, BaseMiddleware, overridden_hooks
@@ -240,8 +246,7 @@ def check_call_next_signature(
     function: Callable[..., Any], name: str, where: str, is_method: bool = False
 ) -> None:
     """Refuse a ``call_next`` callable that is async or does not take (request, call_next)."""
-    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
-        raise ImproperlyConfigured(_async_message(where, name))
+    refuse_async(function, where, name)
     parameters = list(inspect.signature(function).parameters.values())
     positional = [
         p
@@ -265,16 +270,7 @@ def _is_wsgi_middleware(cls: type) -> bool:
 
 def _refuse_coroutines(cls: type, hooks: Sequence[str], where: str) -> None:
     for name in hooks:
-        method = getattr(cls, name)
-        if inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method):
-            raise ImproperlyConfigured(_async_message(where, f"{cls.__qualname__}.{name}"))
-
-
-def _async_message(where: str, name: str) -> str:
-    return (
-        f"{where}: {name} is defined with 'async def'. lback_mw is a WSGI core and "
-        "calls hooks synchronously; make it a plain 'def'."
-    )
+        refuse_async(getattr(cls, name), where, f"{cls.__qualname__}.{name}")
 
 
 def instantiate(

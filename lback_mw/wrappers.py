@@ -85,7 +85,7 @@ class Request(_WerkzeugRequest):
     app: App
     #: ``get_json()`` answers 400 (``None`` with ``silent=True``) for any body that
     #: is not JSON a UTF-8 encoder can write back.
-    json_module = _ClientJSON
+    json_module = _ClientJSON  # type: ignore[assignment]  # werkzeug only calls .loads
     #: The routing rule the request matched (``rule.rule`` is the template, such
     #: as ``/users/<int:id>``); ``None`` until routing, and for 404s and 405s.
     url_rule: Rule | None = None
