@@ -25,7 +25,7 @@ from .exceptions import (
 )
 from .injection import Dependencies, bind_arguments
 from .layers import Layer, SkippedLayer, Style
-from .middlewares.base import HOOK_NAMES, BaseMiddleware, overridden_hooks
+from .middlewares.base import HOOK_NAMES, BaseMiddleware, declared_attributes, overridden_hooks
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -273,6 +273,22 @@ def _refuse_coroutines(cls: type, hooks: Sequence[str], where: str) -> None:
         refuse_async(getattr(cls, name), where, f"{cls.__qualname__}.{name}")
 
 
+def _check_declared_params(cls: type, params: Mapping[str, Any], where: str) -> None:
+    """Without an ``__init__`` of its own, BaseMiddleware's ``**kwargs`` would take any
+    key: only the attributes the class declares are accepted."""
+    if cls.__init__ is not BaseMiddleware.__init__:  # type: ignore[misc]
+        return
+    names = declared_attributes(cls)
+    for key in params:
+        if key not in names:
+            raise ImproperlyConfigured(
+                f"{where}: unknown parameter {key!r} in params.{did_you_mean(key, names)} "
+                f"{cls.__qualname__} has no __init__ of its own, so params may only set "
+                f"the attributes it declares: {', '.join(names) or 'none'}. Declare it on "
+                f"the class (e.g. {key}: str = '...') or give the class an __init__."
+            )
+
+
 def instantiate(
     factory: Callable[..., Any],
     params: Mapping[str, Any],
@@ -288,6 +304,8 @@ def instantiate(
     """
     where = f"{label} ({path!r})"
     owner = factory if isinstance(factory, type) else None
+    if owner is not None and issubclass(owner, BaseMiddleware):
+        _check_declared_params(owner, params, where)
     bound = bind_arguments(factory, params, registry, where, owner=owner)
     try:
         instance = factory(**bound.kwargs)
