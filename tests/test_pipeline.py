@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from werkzeug.exceptions import Forbidden, HTTPException
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -543,6 +544,49 @@ def test_errorhandler_for_status_beats_handler_for_exception_class(
     app.errorhandler(Exception)(lambda request, exc: "by class")
     app.errorhandler(404)(lambda request, exc: ("by status", 404))
     assert client_for(app).get("/missing").text == "by status"
+
+
+class _PaywallForbidden(Forbidden):
+    description = "Subscribe to read on."
+
+
+#: Handlers registered (in this order), then the handler each exception reaches:
+#: Flask's precedence, most specific class carrying the code first, then the code.
+PRECEDENCE = {
+    "subclass beats its code": ([403, _PaywallForbidden], _PaywallForbidden(), "_PaywallForbidden"),
+    "subclass beats its code, either order": (
+        [_PaywallForbidden, 403],
+        _PaywallForbidden(),
+        "_PaywallForbidden",
+    ),
+    "the code still answers its base class": (
+        [403, _PaywallForbidden],
+        Forbidden(),
+        "403",
+    ),
+    "the code beats HTTPException": ([HTTPException, 403], _PaywallForbidden(), "403"),
+    "the class beats its own code": ([403, Forbidden], Forbidden(), "Forbidden"),
+}
+
+
+@pytest.mark.parametrize(("keys", "raised", "expected"), PRECEDENCE.values(), ids=PRECEDENCE.keys())
+def test_errorhandler_precedence_follows_flask(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    keys: list[Any],
+    raised: Exception,
+    expected: str,
+) -> None:
+    app = app_factory()
+    for key in keys:
+        name = str(key) if isinstance(key, int) else key.__name__
+        app.errorhandler(key)(lambda request, exc, name=name: (name, 418))
+
+    @app.route("/")
+    def view(request: Request) -> str:
+        raise raised
+
+    assert client_for(app).get("/").text == expected
 
 
 def test_failing_errorhandler_falls_back_to_500(
