@@ -300,6 +300,33 @@ def test_exception_page_shows_escaped_traceback_in_debug(
     assert "<script>" not in response.text
 
 
+class _BrokenOnTheWayOut(BaseMiddleware):
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
+        raise LookupError("the response hook broke too")
+
+
+def test_debug_page_shows_the_view_error_behind_a_failing_process_response(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_factory(DEBUG=True, MIDDLEWARES=[_BrokenOnTheWayOut])
+
+    @app.route("/")
+    def boom(request: Request) -> str:
+        raise RuntimeError("the view broke first")
+
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        response = client_for(app).get("/")
+    assert response.status_code == 500
+    first = response.text.index("RuntimeError: the view broke first")
+    between = response.text.index("During handling of the above exception")
+    last = response.text.index("LookupError: the response hook broke too")
+    assert first < between < last
+    assert "the view broke first" in caplog.records[-1].exc_text  # the log line has both
+    assert "the response hook broke too" in caplog.records[-1].exc_text
+
+
 def test_http_exception_keeps_its_status_and_passes_process_exception(
     app_factory: Callable[..., App], client_for: Callable[[App], Client]
 ) -> None:
