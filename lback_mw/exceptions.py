@@ -30,6 +30,11 @@ def dotted_name(obj: object) -> str:
     return f"{getattr(obj, '__module__', None) or type(obj).__module__}.{name}"
 
 
+def count(number: int, singular: str, plural: str | None = None) -> str:
+    """``"1 route"``, ``"2 routes"``: a number and its noun, agreeing."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
     pool = list(candidates)
