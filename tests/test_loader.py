@@ -17,8 +17,8 @@ from tests.sample_middlewares import (
     ConfigMiddleware,
     HeaderMiddleware,
     KwargsMiddleware,
-    OwnKwargsMiddleware,
     LimitMiddleware,
+    OwnKwargsMiddleware,
     PlainHooks,
 )
 
