@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from .database import database_url, session_factory
 from .errors import ErrorResponder
-from .exceptions import ImproperlyConfigured, dotted_name
+from .exceptions import ImproperlyConfigured, dotted_name, refuse_async
 from .injection import MISSING, Dependencies, logger_for
 from .layers import Layer, SkippedLayer
 from .loader import (
@@ -192,6 +192,7 @@ class App:
         """Decorator: ``handler(request, exc)`` answers for an exception class or status code."""
 
         def register(handler: F) -> F:
+            refuse_async(handler, f"errorhandler({key!r})", dotted_name(handler), "error handlers")
             self.errors.handlers[key] = handler
             return handler
 
@@ -263,6 +264,7 @@ class _FunctionHook:
 
 
 def _function_layer(label: str, function: Callable[..., Any], hook: str) -> Layer:
+    refuse_async(function, label, dotted_name(function))
     return Layer(label, dotted_name(function), _FunctionHook(function, hook), "hooks", (hook,))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .exceptions import count
 from .layers import Layer
 from .middlewares.base import HOOK_NAMES, BaseMiddleware
 
@@ -228,9 +229,9 @@ def check_secret_key(app: App) -> list[CheckWarning]:
         CheckWarning(
             "short-secret-key",
             (
-                f"SECRET_KEY is only {length} characters long; anyone holding one signed cookie "
-                f"can try to guess it offline. Use at least {MIN_SECRET_KEY_LENGTH} random "
-                "characters, e.g. the output of: "
+                f"SECRET_KEY is only {count(length, 'character')} long; anyone holding one "
+                "signed cookie can try to guess it offline. Use at least "
+                f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
             ),
         )

@@ -22,6 +22,7 @@ from werkzeug.serving import WSGIRequestHandler, is_running_from_reloader, run_s
 from .app import App, create_app
 from .checks import check_app
 from .exceptions import ImproperlyConfigured, dotted_name
+from .exceptions import count as _count
 from .layers import Layer
 from .settings import SETTINGS_ENV_VAR, YAML_SUFFIXES
 
@@ -492,10 +493,6 @@ def routes_command(info: ScriptInfo, all_methods: bool) -> None:
         for rule in rules
     ]
     _echo_table(["rule", "endpoint", "methods", "view"], rows)
-
-
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

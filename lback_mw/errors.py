@@ -70,10 +70,19 @@ class ErrorResponder:
     def _find_handler(self, exc: Exception) -> ErrorHandler | None:
         if not self.handlers:
             return None
-        # Flask's precedence: an HTTP error's status code first, then the class
-        # hierarchy; any other exception is matched by class, then as a 500.
-        mro: tuple[type[BaseException] | int, ...] = type(exc).__mro__
-        keys = (exc.code or 500, *mro) if isinstance(exc, HTTPException) else (*mro, 500)
+        # Flask's precedence: for an HTTP error, the classes that carry its status
+        # code, most specific first (a handler for a Forbidden subclass beats one
+        # for 403 or Forbidden), then the code, then the rest of the hierarchy
+        # (HTTPException, Exception); any other exception by class, then as a 500.
+        mro = type(exc).__mro__
+        keys: tuple[type[BaseException] | int, ...]
+        if isinstance(exc, HTTPException):
+            code = exc.code or 500
+            coded = tuple(c for c in mro if getattr(c, "code", None) == code)
+            rest = tuple(c for c in mro if c not in coded)
+            keys = (*coded, code, *rest)
+        else:
+            keys = (*mro, 500)
         for key in keys:
             handler = self.handlers.get(key)
             if handler is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
 
 
 class ImproperlyConfigured(Exception):
@@ -28,6 +30,11 @@ def dotted_name(obj: object) -> str:
     return f"{getattr(obj, '__module__', None) or type(obj).__module__}.{name}"
 
 
+def count(number: int, singular: str, plural: str | None = None) -> str:
+    """``"1 route"``, ``"2 routes"``: a number and its noun, agreeing."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
     pool = list(candidates)
@@ -41,3 +48,15 @@ def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> s
         or difflib.get_close_matches(name, pool, n=1, cutoff=cutoff)
     )
     return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+def refuse_async(function: Callable[..., Any], where: str, name: str, kind: str = "hooks") -> None:
+    """Refuse an ``async def`` hook or view when it is registered, not on every request.
+
+    :param kind: what lback_mw calls synchronously, for the message (``"views"``).
+    """
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise ImproperlyConfigured(
+            f"{where}: {name} is defined with 'async def'. lback_mw is a WSGI core and "
+            f"calls {kind} synchronously; make it a plain 'def'."
+        )

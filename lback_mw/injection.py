@@ -19,7 +19,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 from pydantic_core import ErrorDetails
 
-from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name
+from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name, refuse_async
 
 #: The default of ``value`` arguments that were not given (``None`` is a value).
 MISSING: Any = object()
@@ -66,6 +66,8 @@ class Dependencies:
                 f"provide({name!r}, ...) takes exactly one of a value or factory=, "
                 f"got {'both' if factory is not None else 'neither'}."
             )
+        if factory is not None:  # its coroutine would be the dependency, never awaited
+            refuse_async(factory, f"Dependency {name!r}", dotted_name(factory), "factories")
         self._providers[name] = _Provider(value=value, factory=factory)
 
     def provide_per_owner(self, name: str, build: Callable[[type | None], Any]) -> None:

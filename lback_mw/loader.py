@@ -16,10 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.utils import ImportStringError, import_string
 
-from .exceptions import ImproperlyConfigured, MiddlewareNotUsed, did_you_mean, dotted_name
+from .exceptions import (
+    ImproperlyConfigured,
+    MiddlewareNotUsed,
+    did_you_mean,
+    dotted_name,
+    refuse_async,
+)
 from .injection import Dependencies, bind_arguments
 from .layers import Layer, SkippedLayer, Style
-from .middlewares.base import HOOK_NAMES, BaseMiddleware, overridden_hooks
+from .middlewares.base import HOOK_NAMES, BaseMiddleware, declared_attributes, overridden_hooks
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -240,8 +246,7 @@ def check_call_next_signature(
     function: Callable[..., Any], name: str, where: str, is_method: bool = False
 ) -> None:
     """Refuse a ``call_next`` callable that is async or does not take (request, call_next)."""
-    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
-        raise ImproperlyConfigured(_async_message(where, name))
+    refuse_async(function, where, name)
     parameters = list(inspect.signature(function).parameters.values())
     positional = [
         p
@@ -265,16 +270,23 @@ def _is_wsgi_middleware(cls: type) -> bool:
 
 def _refuse_coroutines(cls: type, hooks: Sequence[str], where: str) -> None:
     for name in hooks:
-        method = getattr(cls, name)
-        if inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method):
-            raise ImproperlyConfigured(_async_message(where, f"{cls.__qualname__}.{name}"))
+        refuse_async(getattr(cls, name), where, f"{cls.__qualname__}.{name}")
 
 
-def _async_message(where: str, name: str) -> str:
-    return (
-        f"{where}: {name} is defined with 'async def'. lback_mw is a WSGI core and "
-        "calls hooks synchronously; make it a plain 'def'."
-    )
+def _check_declared_params(cls: type, params: Mapping[str, Any], where: str) -> None:
+    """Without an ``__init__`` of its own, BaseMiddleware's ``**kwargs`` would take any
+    key: only the attributes the class declares are accepted."""
+    if cls.__init__ is not BaseMiddleware.__init__:  # type: ignore[misc]
+        return
+    names = declared_attributes(cls)
+    for key in params:
+        if key not in names:
+            raise ImproperlyConfigured(
+                f"{where}: unknown parameter {key!r} in params.{did_you_mean(key, names)} "
+                f"{cls.__qualname__} has no __init__ of its own, so params may only set "
+                f"the attributes it declares: {', '.join(names) or 'none'}. Declare it on "
+                f"the class (e.g. {key}: str = '...') or give the class an __init__."
+            )
 
 
 def instantiate(
@@ -292,6 +304,8 @@ def instantiate(
     """
     where = f"{label} ({path!r})"
     owner = factory if isinstance(factory, type) else None
+    if owner is not None and issubclass(owner, BaseMiddleware):
+        _check_declared_params(owner, params, where)
     bound = bind_arguments(factory, params, registry, where, owner=owner)
     try:
         instance = factory(**bound.kwargs)

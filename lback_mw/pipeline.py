@@ -132,7 +132,7 @@ class _HookRun:
                 result = hook(request, response)
             except Exception as exc:
                 # Not offered to process_exception: the inner layers are done.
-                request.environ[EXCEPTION_KEY] = exc
+                _record(request, exc)
                 result = self._errors.response_for(request, exc)
             else:
                 if not isinstance(result, WerkzeugResponse):
@@ -141,7 +141,7 @@ class _HookRun:
         return response
 
     def _handle_exception(self, request: Request, exc: Exception, entered: int) -> WerkzeugResponse:
-        request.environ[EXCEPTION_KEY] = exc
+        _record(request, exc)
         for hook in self._exception_hooks[entered]:
             try:
                 result = hook(request, exc)
@@ -152,6 +152,19 @@ class _HookRun:
                     return result
                 return self._errors.bad_return(request, self._where[id(hook)], result)
         return self._errors.response_for(request, exc)
+
+
+def _record(request: Request, exc: Exception) -> None:
+    """Keep ``exc`` as the request's last failure, chained to the one before it.
+
+    A ``process_response`` that fails on the 500 of a failed view raises outside
+    any ``except``, so Python chains nothing: the log and the DEBUG page would
+    show the second error only, and hide the one that started it.
+    """
+    previous = request.environ.get(EXCEPTION_KEY)
+    if previous is not None and previous is not exc and exc.__context__ is None:
+        exc.__context__ = previous
+    request.environ[EXCEPTION_KEY] = exc
 
 
 class _CallNextLayer:

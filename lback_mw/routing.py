@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,10 +10,13 @@ from typing import Any
 from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .exceptions import ImproperlyConfigured, dotted_name
+from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name, refuse_async
 from .wrappers import Request, Response, make_response
 
 View = Callable[..., Any]
+
+#: The converter names in a rule: ``<int:id>``, ``<any(a, b):kind>``.
+_CONVERTER = re.compile(r"<\s*([A-Za-z_]\w*)\s*(?:\([^)]*\))?\s*:")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Router:
         endpoint = endpoint or getattr(view, "__name__", None)
         if not endpoint:
             raise ImproperlyConfigured(f"Route {rule!r}: give an endpoint name for {view!r}.")
+        refuse_async(view, f"Route {rule!r}", f"the view {dotted_name(view)}", "views")
         existing = self._views.get(endpoint)
         if existing is not None and existing is not view:
             raise ImproperlyConfigured(
@@ -68,6 +73,8 @@ class Router:
         try:
             url_rule = Rule(rule, endpoint=endpoint, methods=sorted(wanted), **options)
             self.url_map.add(url_rule)
+        except LookupError as exc:  # werkzeug's "the converter 'itn' does not exist"
+            raise ImproperlyConfigured(self._unknown_converter(rule)) from exc
         except (ValueError, TypeError) as exc:
             raise ImproperlyConfigured(f"Route {rule!r} is invalid: {exc}") from exc
         self._views[endpoint] = view
@@ -125,6 +132,15 @@ class Router:
             return self._options_response(request)
         view = self._views[endpoint]
         return make_response(view(request, **values), endpoint)
+
+    def _unknown_converter(self, rule: str) -> str:
+        known = self.url_map.converters
+        name = next((n for n in _CONVERTER.findall(rule) if n not in known), "?")
+        return (
+            f"Route {rule!r}: unknown converter {name!r}.{did_you_mean(name, known)} "
+            f"The converters are: {', '.join(sorted(known))}; a project adds its own to "
+            "app.router.url_map.converters before registering the route."
+        )
 
     def _options_response(self, request: Request) -> WerkzeugResponse:
         allowed = self._adapter.allowed_methods(request.path)

@@ -6,8 +6,9 @@ import dataclasses
 import datetime
 import decimal
 import json
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -26,6 +27,51 @@ if TYPE_CHECKING:
 
 HeadersLike = Headers | Mapping[str, str] | list[tuple[str, str]]
 
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way a lone surrogate gets into JSON text
+#: once the body decoded as strict UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _ClientJSON:
+    """``json.loads`` for request bodies: every way a body can fail is a ``ValueError``.
+
+    werkzeug's ``get_json`` turns a ``ValueError`` into ``None`` (``silent=True``)
+    or a 400, but ``json`` also raises ``RecursionError`` (``[`` x 100000) and
+    accepts lone surrogates (a ``\\ud800`` escape, or those bytes encoded, via
+    ``surrogatepass``), which no UTF-8 encoder will write back: the database insert
+    or the response would fail later, as a 500.
+    """
+
+    @staticmethod
+    def loads(data: str | bytes) -> Any:
+        if isinstance(data, bytes | bytearray):
+            data = data.decode(json.detect_encoding(data))  # strict: no surrogatepass
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+        # PERF: a regex scan in C; the tree is walked only if an escape is there.
+        if _SURROGATE_ESCAPE.search(data) and _has_surrogate(value):
+            raise ValueError("a string holds a lone surrogate, which is not a character")
+        return value
+
+
+def _has_surrogate(value: Any) -> bool:
+    # A loop, not recursion: the value may be nested as deeply as json allows.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
 
 class Request(_WerkzeugRequest):
     """The request handed to middleware and views.
@@ -37,6 +83,9 @@ class Request(_WerkzeugRequest):
 
     #: The :class:`~lback_mw.App` serving this request.
     app: App
+    #: ``get_json()`` answers 400 (``None`` with ``silent=True``) for any body that
+    #: is not JSON a UTF-8 encoder can write back.
+    json_module = _ClientJSON  # type: ignore[assignment]  # werkzeug only calls .loads
     #: The routing rule the request matched (``rule.rule`` is the template, such
     #: as ``/users/<int:id>``); ``None`` until routing, and for 404s and 405s.
     url_rule: Rule | None = None
@@ -63,9 +112,24 @@ class Request(_WerkzeugRequest):
 
 
 class Response(_WerkzeugResponse):
-    """The response class used throughout lback_mw; HTML by default, like werkzeug's."""
+    """The response class used throughout lback_mw; HTML by default, like werkzeug's.
+
+    A ``str`` body is encoded with ``errors="replace"``: a lone surrogate (from a
+    database, a file name) becomes ``?`` rather than a ``UnicodeEncodeError`` once
+    the view has returned, so a body is always valid UTF-8.
+    """
 
     default_mimetype = "text/html"
+
+    def set_data(self, value: bytes | str) -> None:
+        # PERF: the error handler costs nothing until a character cannot be encoded.
+        super().set_data(value.encode(errors="replace") if isinstance(value, str) else value)
+
+    def iter_encoded(self) -> Iterator[bytes]:
+        """werkzeug's, with ``str`` chunks encoded as :meth:`set_data` does."""
+        # As werkzeug does, self.response is read now, not on the first chunk, so
+        # a middleware may replace it with this very iterator.
+        return _iter_encoded(self.response)
 
     def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
         """werkzeug's, less the re-check of every header value.
@@ -112,6 +176,11 @@ class Response(_WerkzeugResponse):
         return headers
 
 
+def _iter_encoded(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk.encode(errors="replace") if isinstance(chunk, str) else chunk
+
+
 def _json_default(value: Any) -> Any:
     # The types Flask's JSON provider also handles, so views can return them as-is.
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
@@ -130,7 +199,14 @@ class JSONResponse(Response):
 
     def __init__(self, data: Any, status: int = 200, headers: HeadersLike | None = None) -> None:
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-        super().__init__(body, status=status, headers=headers)
+        try:
+            encoded = body.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate: as a \\udXXX escape the JSON keeps the exact value
+            # and the body stays UTF-8; only this rare case pays a second dumps.
+            body = json.dumps(data, separators=(",", ":"), default=_json_default)
+            encoded = body.encode()
+        super().__init__(encoded, status=status, headers=headers)
 
 
 def make_response(value: Any, source: str, kind: str = "view") -> _WerkzeugResponse:

@@ -61,7 +61,20 @@ class NeedsDbMiddleware(BaseMiddleware):
 
 
 class KwargsMiddleware(BaseMiddleware):
-    """No ``__init__``: params become attributes through BaseMiddleware's."""
+    """No ``__init__``: params set the attributes it declares, through BaseMiddleware's."""
+
+    greeting: str = "hello"
+    audience: str
+
+    def process_request(self, request: Request) -> WerkzeugResponse | None:
+        return None
+
+
+class OwnKwargsMiddleware(BaseMiddleware):
+    """Its own ``**kwargs``: it takes any key itself."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:
         return None

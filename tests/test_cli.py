@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ from lback_mw import App
 from lback_mw.cli import cli, describe_middleware
 from lback_mw.testing import make_app
 
-from .serving import serve
+from .serving import free_port, serve
 
 SECRET = "a-test-secret-key-that-is-long-enough-1234"
 
@@ -105,6 +110,8 @@ def user(request, id):
 
 routes = [Route("/hello", hello), Route("/users/<int:id>", user, methods=["GET", "POST"])]
 """
+
+TYPO_ROUTES_PY = ROUTES_PY.replace("<int:id>", "<itn:id>")
 
 SETTINGS_PY = f"""
 SECRET_KEY = {SECRET!r}
@@ -225,16 +232,31 @@ def test_dotted_settings_import_from_the_current_directory(
     assert "cliproj.routes.hello" in result.stdout
 
 
+#: A mistake in the settings or in a route, and the start of its one-line error.
+MISTAKES = {
+    "middleware typo": (TYPO_YAML, "MIDDLEWARES[0] ('cliproj.middlewares.Tagg')", "'Tag'"),
+    "converter typo": (
+        GOOD_YAML.replace("cliproj.routes", "cliproj.typo_routes"),
+        "Route '/users/<itn:id>': unknown converter 'itn'.",
+        "'int'",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES.values(), ids=MISTAKES.keys())
 @pytest.mark.parametrize("command", ["check", "middleware", "routes", "run", "serve"])
 def test_bad_settings_exit_1_with_the_message_and_no_traceback(
-    on_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+    on_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, mistake: tuple[str, str, str]
 ) -> None:
+    settings, error, suggestion = mistake
+    (on_path / "cliproj" / "typo_routes.py").write_text(TYPO_ROUTES_PY)
     monkeypatch.setattr("lback_mw.cli.run_simple", _refuse_to_serve)
-    result = invoke(command, "--settings", str(write_settings(on_path, TYPO_YAML)))
+    result = invoke(command, "--settings", str(write_settings(on_path, settings)))
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "Error: MIDDLEWARES[0] ('cliproj.middlewares.Tagg')" in result.stderr
-    assert "Did you mean 'Tag'?" in result.stderr
+    assert result.stderr.startswith(f"Error: {error}")
+    assert f"Did you mean {suggestion}?" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.output
 
 
@@ -540,6 +562,69 @@ def test_run_keeps_the_reloader_alive_on_bad_settings(
     response = Client(served[0]["application"]).get("/hello")
     assert response.status_code == 500
     assert "Did you mean 'Tag'?" in response.get_data(as_text=True)
+
+
+def _fetch(url: str) -> tuple[int, bytes] | None:
+    """(status, body) of a GET, or ``None`` while nothing listens (a restart)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+    except (urllib.error.URLError, OSError):  # refused, or queued during a restart
+        return None
+
+
+def _poll(condition: Callable[[], bool], what: str, log: Path, touch: Path | None = None) -> None:
+    """Wait until ``condition()``; ``touch`` is saved again every few tries in case
+    the reloader took its first look at the files after the last save."""
+    deadline = time.monotonic() + 30
+    tries = 0
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"lback-mw run: {what} did not happen:\n{log.read_text()}")
+        tries += 1
+        if touch is not None and tries % 20 == 0:
+            os.utime(touch)
+        time.sleep(0.1)
+
+
+def test_run_reloader_survives_a_route_typo_saved_while_it_serves(project: Path) -> None:
+    """The real reloader over loopback: serve, save a typo, see the error, fix, serve again."""
+    write_settings(project, GOOD_YAML)
+    url = f"http://127.0.0.1:{free_port()}/hello"
+    port = url.split(":")[2].split("/")[0]
+    env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
+    log = project / "run.log"
+    command = [sys.executable, "-m", "lback_mw", "run", "--settings", "settings.yaml"]
+    with log.open("wb") as out:
+        # A session of its own: the reloader's child is in it, and both stop together.
+        process = subprocess.Popen(
+            [*command, "--port", port],
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    routes = project / "cliproj" / "routes.py"
+    try:
+        _poll(lambda: _fetch(url) == (200, b"hello"), "first answer", log)
+        routes.write_text(TYPO_ROUTES_PY)
+        error = "Error: Route '/users/<itn:id>': unknown converter 'itn'. Did you mean 'int'?"
+        _poll(lambda: error in log.read_text(), "the error line", log, touch=routes)
+        answer = _fetch(url)
+        assert answer is not None
+        assert answer[0] == 500
+        assert b"unknown converter 'itn'" in answer[1]
+        routes.write_text(ROUTES_PY)
+        _poll(lambda: _fetch(url) == (200, b"hello"), "recovery", log, touch=routes)
+        assert process.poll() is None
+        assert "Traceback" not in log.read_text()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
 
 
 # -- serve -------------------------------------------------------------------------

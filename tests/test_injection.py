@@ -179,6 +179,18 @@ def test_provide_refuses_bad_calls(
         Dependencies().provide(*args, **kwargs)
 
 
+async def _async_factory() -> int:
+    return 1
+
+
+def test_an_async_factory_is_refused_when_provided() -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        Dependencies().provide("answer", factory=_async_factory)
+    assert str(info.value).startswith(
+        "Dependency 'answer': tests.test_injection._async_factory is defined with 'async def'."
+    )
+
+
 def test_registration_after_the_first_request_is_refused(app_factory: Callable[..., App]) -> None:
     app = app_factory()
     app.route("/")(lambda request: "ok")

@@ -18,6 +18,7 @@ from tests.sample_middlewares import (
     HeaderMiddleware,
     KwargsMiddleware,
     LimitMiddleware,
+    OwnKwargsMiddleware,
     PlainHooks,
 )
 
@@ -230,11 +231,34 @@ def test_every_entry_form_loads(app_factory: Callable[..., App]) -> None:
     assert response.headers["X-Plain"] == "1"
 
 
-def test_params_without_init_become_attributes() -> None:
-    app = make_app(MIDDLEWARES=[{"class": KwargsMiddleware, "params": {"greeting": "hi"}}])
+def test_params_without_init_set_declared_attributes() -> None:
+    params = {"greeting": "hi", "audience": "all"}
+    app = make_app(MIDDLEWARES=[{"class": KwargsMiddleware, "params": params}])
     layer = app.configured_middleware[0]
-    assert layer.instance.greeting == "hi"
-    assert layer.params == {"greeting": "hi"}
+    assert (layer.instance.greeting, layer.instance.audience) == ("hi", "all")
+    assert layer.params == params
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        pytest.param("greting", " Did you mean 'greeting'?", id="typo"),
+        pytest.param("colour", "", id="not declared"),
+    ],
+)
+def test_params_without_init_refuse_undeclared_keys(key: str, suggestion: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        make_app(MIDDLEWARES=[{"class": KwargsMiddleware, "params": {key: "x"}}])
+    assert str(info.value).startswith(
+        f"MIDDLEWARES[0] ('{SAMPLES}.KwargsMiddleware'): unknown parameter {key!r} in "
+        f"params.{suggestion} KwargsMiddleware has no __init__ of its own, so params may "
+        "only set the attributes it declares: greeting, audience."
+    )
+
+
+def test_own_var_kwargs_still_take_any_key() -> None:
+    app = make_app(MIDDLEWARES=[{"class": OwnKwargsMiddleware, "params": {"anything": 1}}])
+    assert app.configured_middleware[0].instance.anything == 1
 
 
 def test_dependencies_are_injected_by_name_and_recorded() -> None:

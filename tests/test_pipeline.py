@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from werkzeug.exceptions import Forbidden, HTTPException
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -299,6 +300,34 @@ def test_exception_page_shows_escaped_traceback_in_debug(
     assert "<script>" not in response.text
 
 
+class _BrokenOnTheWayOut(BaseMiddleware):
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
+        raise LookupError("the response hook broke too")
+
+
+def test_debug_page_shows_the_view_error_behind_a_failing_process_response(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_factory(DEBUG=True, MIDDLEWARES=[_BrokenOnTheWayOut])
+
+    @app.route("/")
+    def boom(request: Request) -> str:
+        raise RuntimeError("the view broke first")
+
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        response = client_for(app).get("/")
+    assert response.status_code == 500
+    first = response.text.index("RuntimeError: the view broke first")
+    between = response.text.index("During handling of the above exception")
+    last = response.text.index("LookupError: the response hook broke too")
+    assert first < between < last
+    logged = caplog.records[-1].exc_text or ""  # the log line has both
+    assert "the view broke first" in logged
+    assert "the response hook broke too" in logged
+
+
 def test_http_exception_keeps_its_status_and_passes_process_exception(
     app_factory: Callable[..., App], client_for: Callable[[App], Client]
 ) -> None:
@@ -543,6 +572,49 @@ def test_errorhandler_for_status_beats_handler_for_exception_class(
     app.errorhandler(Exception)(lambda request, exc: "by class")
     app.errorhandler(404)(lambda request, exc: ("by status", 404))
     assert client_for(app).get("/missing").text == "by status"
+
+
+class _PaywallForbidden(Forbidden):
+    description = "Subscribe to read on."
+
+
+#: Handlers registered (in this order), then the handler each exception reaches:
+#: Flask's precedence, most specific class carrying the code first, then the code.
+PRECEDENCE = {
+    "subclass beats its code": ([403, _PaywallForbidden], _PaywallForbidden(), "_PaywallForbidden"),
+    "subclass beats its code, either order": (
+        [_PaywallForbidden, 403],
+        _PaywallForbidden(),
+        "_PaywallForbidden",
+    ),
+    "the code still answers its base class": (
+        [403, _PaywallForbidden],
+        Forbidden(),
+        "403",
+    ),
+    "the code beats HTTPException": ([HTTPException, 403], _PaywallForbidden(), "403"),
+    "the class beats its own code": ([403, Forbidden], Forbidden(), "Forbidden"),
+}
+
+
+@pytest.mark.parametrize(("keys", "raised", "expected"), PRECEDENCE.values(), ids=PRECEDENCE.keys())
+def test_errorhandler_precedence_follows_flask(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    keys: list[Any],
+    raised: Exception,
+    expected: str,
+) -> None:
+    app = app_factory()
+    for key in keys:
+        name = str(key) if isinstance(key, int) else key.__name__
+        app.errorhandler(key)(lambda request, exc, name=name: (name, 418))
+
+    @app.route("/")
+    def view(request: Request) -> str:
+        raise raised
+
+    assert client_for(app).get("/").text == expected
 
 
 def test_failing_errorhandler_falls_back_to_500(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from werkzeug.exceptions import abort
 
-from lback_mw import App, ImproperlyConfigured, JSONResponse, Request, Response
+from lback_mw import App, ImproperlyConfigured, JSONResponse, Request, Response, Route
 from lback_mw.testing import Client, make_app
 
 
@@ -215,3 +215,61 @@ def test_json_response_serialises_common_types() -> None:
     assert response.get_json() == {"at": "2026-01-02T03:04:05", "id": str(ident)}
     with pytest.raises(TypeError, match="Object of type object is not JSON serializable"):
         JSONResponse({"x": object()})
+
+
+async def _async_view(request: Request) -> str:
+    return "never"
+
+
+@pytest.mark.parametrize(
+    "register",
+    [
+        pytest.param(lambda app, rule, view: app.route(rule)(view), id="@app.route"),
+        pytest.param(
+            lambda app, rule, view: app.router.add_routes([Route(rule, view)]), id="Route"
+        ),
+    ],
+)
+def test_converter_typo_is_refused_with_a_suggestion(
+    app_factory: Callable[..., App], register: Callable[[App, str, Any], None]
+) -> None:
+    app = app_factory()
+    with pytest.raises(ImproperlyConfigured) as info:
+        register(app, "/items/<itn:id>", lambda request, id: "x")
+    message = str(info.value)
+    assert message.startswith("Route '/items/<itn:id>': unknown converter 'itn'.")
+    assert "Did you mean 'int'?" in message
+    assert app.router.rules() == []  # nothing half-registered
+
+
+@pytest.mark.parametrize(
+    "register",
+    [
+        pytest.param(lambda app, rule, view: app.route(rule)(view), id="@app.route"),
+        pytest.param(
+            lambda app, rule, view: app.router.add_routes([Route(rule, view)]), id="Route"
+        ),
+    ],
+)
+def test_async_view_is_refused_at_registration(
+    app_factory: Callable[..., App], register: Callable[[App, str, Any], None]
+) -> None:
+    app = app_factory()
+    with pytest.raises(ImproperlyConfigured, match="'async def'") as info:
+        register(app, "/async", _async_view)
+    assert "Route '/async': the view tests.test_routing._async_view" in str(info.value)
+    assert app.router.rules() == []
+
+
+def test_async_hooks_and_error_handlers_are_refused_at_registration(
+    app_factory: Callable[..., App],
+) -> None:
+    app = app_factory()
+
+    async def hook(request: Request) -> None:
+        return None
+
+    for register in (app.before_request, app.after_request, app.errorhandler(404)):
+        with pytest.raises(ImproperlyConfigured, match="is defined with 'async def'"):
+            register(hook)
+    assert app.errors.handlers == {}

@@ -40,9 +40,11 @@ class BaseMiddleware:
 
     Constructor parameters are filled by name from ``params`` in settings, then
     from the dependency registry (``config``, ``db_session``, ``router``,
-    ``template_renderer``, ``logger``, ``app``, and the project's own). This
-    default ``__init__`` stores any ``params`` it is given as attributes, so a
-    subclass without an ``__init__`` still sees its configuration.
+    ``template_renderer``, ``logger``, ``app``, and the project's own). A
+    subclass without an ``__init__`` of its own takes ``params`` naming the
+    attributes it declares (``tag: str = "blue"``), which this ``__init__`` sets
+    on the instance; any other key is refused at start-up, so a typo cannot pass
+    unnoticed as an attribute nothing reads.
     """
 
     #: What this middleware is, for ``lback-mw check``'s ordering rules
@@ -77,3 +79,19 @@ def overridden_hooks(cls: type) -> tuple[str, ...]:
         if callable(getattr(cls, name, None))
         and getattr(cls, name) is not getattr(BaseMiddleware, name, None)
     )
+
+
+def declared_attributes(cls: type) -> list[str]:
+    """The public data attributes ``cls`` and its bases below BaseMiddleware declare,
+    with a value or only an annotation: what ``params`` may set without an ``__init__``."""
+    names: dict[str, None] = {}
+    for klass in reversed(cls.__mro__[: cls.__mro__.index(BaseMiddleware)]):
+        candidates = [*getattr(klass, "__annotations__", {}), *vars(klass)]
+        for name in candidates:
+            value = vars(klass).get(name)
+            if name.startswith("_") or name == "ordering_role" or callable(value):
+                continue
+            if isinstance(value, classmethod | staticmethod | property):
+                continue
+            names[name] = None
+    return list(names)

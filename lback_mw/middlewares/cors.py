@@ -9,6 +9,7 @@ a few header appends.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
@@ -302,7 +303,9 @@ def _normalise_origin(origin: str) -> str:
             "'https://app.example.com'."
         )
     default_port = {"http": 80, "https": 443}[parts.scheme]
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    host = parts.hostname
+    if ":" in host:  # IPv6: browsers send the compressed form (WHATWG URL), only it matches
+        host = f"[{ipaddress.IPv6Address(host).compressed}]"
     netloc = host if port in (None, default_port) else f"{host}:{port}"
     expected = f"{parts.scheme}://{netloc}"
     if origin.lower() != expected:

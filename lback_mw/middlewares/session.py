@@ -3,13 +3,13 @@
 The session loads on first use, so a request whose view never touches it costs
 one attribute assignment, and nothing is written (no cookie, no stored row)
 unless it changed, was rotated or cleared, or must be refreshed. Values are
-stored as JSON, never pickled: a leaked ``SECRET_KEY`` must not become remote
-code execution.
+stored as tagged JSON (tuples, bytes, datetimes, UUIDs and Markup come back as
+they went in), never pickled: a leaked ``SECRET_KEY`` must not become remote code
+execution.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
@@ -27,6 +27,7 @@ from ..backends import Backend, BackendUnavailable, open_backend
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import Request, Response
+from . import _tagged_json
 from ._http import HTTP_TOKEN, add_vary
 from .base import BaseMiddleware
 
@@ -76,8 +77,9 @@ class Session(MutableMapping[str, Any]):
 
     Assigning or deleting a key marks it modified; changing a value in place
     (``session["cart"].append(3)``) does not, so reassign the value or set
-    ``session.modified = True``, as in Django. Values must be JSON types; tuples
-    come back as lists.
+    ``session.modified = True``, as in Django. A value the session cannot store
+    is a ``TypeError`` when it is assigned, naming the key, not a 500 once the
+    view has returned.
     """
 
     __slots__ = (
@@ -131,6 +133,12 @@ class Session(MutableMapping[str, Any]):
         return self._loaded()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"Session keys are strings; got {type(key).__name__} {key!r}.")
+        try:
+            _tagged_json.tag(value)
+        except TypeError as exc:
+            raise TypeError(f"request.session[{key!r}] = {type(value).__name__}: {exc}.") from None
         self._loaded()[key] = value
         self.modified = True
 
@@ -210,7 +218,7 @@ class _SignedCookieStore:
             return {}, None  # no browser sends it; not worth verifying
         cached = self._verified.get(cookie)
         if cached is not None and 0 <= time.time() - cached[0] <= self._max_age:
-            data: dict[str, Any] = json.loads(cached[1])  # a fresh dict per request
+            data: dict[str, Any] = _tagged_json.loads(cached[1])  # a fresh dict per request
             return data, None
         try:
             loaded, signed_at = self._serializer.loads(
@@ -251,7 +259,7 @@ class _BackendStore:
             # Unknown or expired: never adopt an id the client made up (fixation).
             return {}, None
         try:
-            data = json.loads(raw)
+            data = _tagged_json.loads(raw)
         except ValueError:
             _logger.warning("Session %s... holds data that is not JSON; ignoring it.", cookie[:6])
             return {}, None
@@ -281,9 +289,9 @@ class _BackendStore:
 
 
 class _JSON:
-    """The serializer of signed cookies: :func:`json.loads` and our :func:`_dumps`."""
+    """The serializer of signed cookies: tagged JSON, with our :func:`_dumps`."""
 
-    loads = staticmethod(json.loads)
+    loads = staticmethod(_tagged_json.loads)
 
     @staticmethod
     def dumps(data: dict[str, Any]) -> str:
@@ -291,13 +299,13 @@ class _JSON:
 
 
 def _dumps(data: dict[str, Any]) -> str:
+    # Assignment checked each value; this catches one changed in place since
+    # (session["cart"].append(object())).
     try:
-        return json.dumps(data, separators=(",", ":"))
+        return _tagged_json.dumps(data)
     except (TypeError, ValueError) as exc:
         raise TypeError(
-            f"{_CLASS} stores sessions as JSON and cannot store this session: {exc}. "
-            "Store str, int, float, bool, None, lists and dicts (a datetime as "
-            "value.isoformat(), for example)."
+            f"{_CLASS} stores sessions as tagged JSON and cannot store this session: {exc}."
         ) from exc
 
 

@@ -128,6 +128,9 @@ class StaticFilesMiddleware(BaseMiddleware):
         except FileNotFoundError:  # deleted since find(), e.g. during a deployment
             raise NotFound() from None
         response.headers["Cache-Control"] = self.cache_control
+        # The server writes Date on every response, werkzeug's development server
+        # (http.server) even when the app sent one: send_file's own made two.
+        del response.headers["Date"]
         return response
 
     def find(self, relative: str) -> str | None:

@@ -141,11 +141,19 @@ class TrustedHostMiddleware(BaseMiddleware):
 
 
 def _domain(host: str) -> str:
-    """``host[:port]`` -> the lower-case host name, without port or final dot."""
+    """``host[:port]`` -> the lower-case host name, without port or final dot, and
+    an IPv6 address in the compressed form :func:`_normalise` gives the patterns."""
     if not host:
         return ""
-    if host[-1] != "]":  # a bracketed IPv6 address without port keeps its colons
-        host = host.rpartition(":")[0] or host
+    if host[0] == "[":
+        # The full and the compressed spelling are one address: compare them as
+        # the patterns are compared, or a host exactly as listed would be refused.
+        try:
+            address = ipaddress.IPv6Address(host[1:].partition("]")[0])
+        except ValueError:
+            return ""
+        return f"[{address.compressed}]"
+    host = host.rpartition(":")[0] or host
     domain = host.lower().removesuffix(".")
     # werkzeug checks only the characters: an empty label (".api.example.com",
     # "a..example.com") would pass the suffix match of "*.api.example.com".

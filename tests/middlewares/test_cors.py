@@ -406,6 +406,13 @@ def test_a_regex_for_ones_own_sites_is_fine_with_credentials(make: Callable[...,
         ("app.example.com", "has no scheme", APP),
         ("https://app.example.com:443", "default port 443", APP),
         ("http://localhost:3000/", "ends with a slash", "http://localhost:3000"),
+        # Browsers send IPv6 origins compressed: a full form would never match.
+        (
+            "http://[1851:0000:3238:DEF1:0177:0000:0000:0125]:8080",
+            "not written the way browsers send origins",
+            "http://[1851:0:3238:def1:177::125]:8080",
+        ),
+        ("http://[::ffff:127.0.0.1]", "not written the way", "http://[::ffff:7f00:1]"),
     ],
 )
 def test_origin_mistakes_get_a_did_you_mean(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import secrets
 import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from markupsafe import Markup
 
 from lback_mw import App, ImproperlyConfigured, Request, Response
 from lback_mw.backends import BackendUnavailable
@@ -299,18 +302,113 @@ def test_an_oversized_session_names_its_size_on_the_debug_page(app_factory, clie
     assert "browsers drop cookies over 4093 bytes" in response.text
 
 
-def test_a_value_json_cannot_store_is_an_error_naming_json(app_factory, client_for, caplog):
+#: What Flask's tagged serializer round-trips, nested inside the JSON types too.
+RICH_VALUES: dict[str, Any] = {
+    "tuple": (1, "two", (3.0, None)),
+    "bytes": b"\x00\xffraw",
+    "naive datetime": datetime.datetime(2026, 12, 3, 18, 30, 15, 123456),
+    "aware datetime": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+    "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "markup": Markup("<b>bold</b>"),
+    "a dict whose only key is a tag": {" t": [1, 2]},
+    "nested": {"when": [datetime.datetime(2000, 1, 1)], "ids": (uuid.UUID(int=1),)},
+    "lone surrogate": "\ud800",
+}
+
+
+def rich_app(app_factory: Callable[..., App], **params: Any) -> tuple[App, list[Any]]:
+    """An app storing every RICH_VALUES value, and a list of what /read loads back."""
+    app = build(app_factory, **params)
+    read: list[Any] = []
+
+    @app.route("/store")
+    def store(request: Request) -> str:
+        request.session.update(RICH_VALUES)
+        return "stored"
+
+    @app.route("/read")
+    def load(request: Request) -> str:
+        read.append(dict(request.session))
+        return "read"
+
+    return app, read
+
+
+def test_rich_values_round_trip_through_a_signed_cookie(app_factory, client_for):
+    app, read = rich_app(app_factory)
+    client = client_for(app)
+    assert client.get("/store").status_code == 200
+    client.get("/read")
+    client.get("/read")  # the second load comes from the verified-cookie cache
+    assert read == [RICH_VALUES, RICH_VALUES]
+    assert type(read[1]["markup"]) is Markup
+    assert type(read[1]["tuple"][2]) is tuple
+
+
+def test_rich_values_round_trip_through_each_store(app_factory, client_for, backend_url):
+    app, read = rich_app(app_factory, backend=backend_url)
+    client = client_for(app)
+    assert client.get("/store").status_code == 200
+    client.get("/read")
+    assert read == [RICH_VALUES]
+    assert type(read[0]["markup"]) is Markup
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        pytest.param(
+            "when",
+            object(),
+            "request.session['when'] = object: object <object object at",
+            id="object",
+        ),
+        pytest.param(
+            "day",
+            datetime.date(2026, 1, 1),
+            "session['day'] = date: date datetime.date(2026, 1, 1) cannot be stored; store str,"
+            " int, float, bool, None, list, tuple, dict, bytes, datetime.datetime, uuid.UUID"
+            " and markupsafe.Markup.",
+            id="a date",
+        ),
+        pytest.param("deep", [{"s": {1, 2}}], "session['deep'] = list: set {1, 2}", id="nested"),
+        pytest.param("keys", {(1, 2): "x"}, "dict key of type tuple", id="tuple as dict key"),
+    ],
+)
+def test_an_unstorable_value_is_a_type_error_at_assignment(
+    app_factory, client_for, key, value, message
+):
+    app = build(app_factory)
+    raised: list[str] = []
+
+    @app.route("/bad")
+    def bad(request: Request) -> str:
+        with pytest.raises(TypeError) as info:
+            request.session[key] = value
+        raised.append(str(info.value))
+        return "ok"
+
+    response = client_for(app).get("/bad")
+    assert response.status_code == 200
+    assert message in raised[0]
+    assert set_cookies(response) == []  # nothing was stored
+
+
+def test_a_value_changed_in_place_to_unstorable_is_an_error_at_save(
+    app_factory, client_for, caplog
+):
     app = build(app_factory)
 
     @app.route("/bad")
     def bad(request: Request) -> str:
-        request.session["when"] = object()
+        request.session["cart"] = []
+        request.session["cart"].append(object())
         return "ok"
 
     with caplog.at_level(logging.ERROR):
         response = client_for(app).get("/bad")
     assert response.status_code == 500
-    assert "stores sessions as JSON" in caplog.text
+    assert "stores sessions as tagged JSON" in caplog.text
 
 
 def test_secure_follows_the_request_unless_set(app_factory, client_for):

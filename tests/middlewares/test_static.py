@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 from werkzeug.wsgi import FileWrapper
 
@@ -437,3 +441,29 @@ def test_bad_configuration(
     message = error(app_factory, project, {"STATIC_ROOT": "static", **settings}, **params)
 
     assert expected in message
+
+
+def test_one_date_header_from_the_development_server(
+    app_factory: AppFactory, project: Path
+) -> None:
+    """``lback-mw run``'s server (werkzeug's, over http.server) writes Date on every
+    response; the file response must not bring a second one."""
+    server = make_server("127.0.0.1", 0, build(app_factory, project), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.port}/static/css/app.css"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as first:
+            etag = first.headers["ETag"]
+            dates = [first.headers.get_all("Date")]
+        revalidate = urllib.request.Request(url, headers={"If-None-Match": etag})
+        with pytest.raises(urllib.error.HTTPError) as not_modified:
+            urllib.request.urlopen(revalidate, timeout=10)
+        with not_modified.value as response:
+            assert response.code == 304
+            dates.append(response.headers.get_all("Date"))
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+    assert [len(found) for found in dates] == [1, 1]

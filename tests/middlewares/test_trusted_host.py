@@ -253,3 +253,67 @@ def test_bad_patterns(app_factory: Factory, pattern: str, hint: str) -> None:
 def test_bad_pattern_in_the_setting_names_the_setting(app_factory: Factory) -> None:
     with pytest.raises(ImproperlyConfigured, match=r"ALLOWED_HOSTS\[0\] = '\*example.com'"):
         build(app_factory, ALLOWED_HOSTS=["*example.com"])
+
+
+#: Django's ALLOWED_HOSTS from its legit/poisoned host tests (requests_tests), plus
+#: IPv6 addresses listed in full form.
+DJANGO_ALLOWED = [
+    "forward.com",
+    "example.com",
+    "internal.com",
+    "12.34.56.78",
+    "[2001:19f0:feee::dead:beef:cafe]",
+    "xn--4ca9at.com",
+    ".multitenant.com",
+    "INSENSITIVE.com",
+    "[::ffff:169.254.169.254]",
+    "[1851:0000:3238:DEF1:0177:0000:0000:0125]",
+    "[::ffff:127.0.0.1]",
+]
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        # Django's legit hosts
+        ("example.com", 200),
+        ("example.com:80", 200),
+        ("12.34.56.78", 200),
+        ("12.34.56.78:443", 200),
+        ("[2001:19f0:feee::dead:beef:cafe]", 200),
+        ("[2001:19f0:feee::dead:beef:cafe]:8080", 200),
+        ("xn--4ca9at.com", 200),
+        ("anything.multitenant.com", 200),
+        ("multitenant.com", 200),
+        ("insensitive.com", 200),
+        ("example.com.", 200),
+        ("example.com.:80", 200),
+        ("[::ffff:169.254.169.254]", 200),
+        # full-form IPv6, as listed and spelt otherwise
+        ("[1851:0000:3238:DEF1:0177:0000:0000:0125]", 200),
+        ("[1851:0:3238:def1:177::125]:8000", 200),
+        ("[::ffff:127.0.0.1]:8080", 200),
+        ("[::ffff:7f00:1]", 200),
+        ("[::ffff:127.0.0.2]", 400),
+        ("[1851::zz]", 400),
+        # Django's poisoned hosts
+        ("example.com@evil.tld", 400),
+        ("example.com:dr.frankenstein@evil.tld", 400),
+        ("example.com:dr.frankenstein@evil.tld:80", 400),
+        ("example.com:80/badpath", 400),
+        ("example.com: recovermypassword.com", 400),
+    ],
+)
+def test_django_host_lists(
+    app_factory: Factory, client_for: ClientFor, host: str, status: int
+) -> None:
+    client = client_for(build(app_factory, {"allowed_hosts": DJANGO_ALLOWED}))
+    assert statuses(client, [host]) == {host: status}
+
+
+@pytest.mark.parametrize("pattern", [p for p in DJANGO_ALLOWED if not p.startswith(".")])
+def test_a_host_exactly_as_listed_is_allowed(
+    app_factory: Factory, client_for: ClientFor, pattern: str
+) -> None:
+    client = client_for(build(app_factory, {"allowed_hosts": [pattern]}))
+    assert statuses(client, [pattern, f"{pattern}:8080"]) == {pattern: 200, f"{pattern}:8080": 200}

@@ -1,0 +1,82 @@
+"""JSON with tags for the values JSON cannot hold, for sessions (Flask's scheme).
+
+A tuple, ``bytes``, ``datetime``, ``UUID`` or ``Markup`` is written as a one-key
+object whose key is a tag (``{" t": [1, 2]}``), and read back as what it was; a
+dict whose only key happens to be a tag is escaped (``" di"``). Nothing is ever
+pickled, so a leaked ``SECRET_KEY`` lets nobody run code. Plain JSON written
+before tags existed reads back unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from markupsafe import Markup
+
+#: What a session stores, for the error about anything else.
+STORABLE = (
+    "str, int, float, bool, None, list, tuple, dict, bytes, datetime.datetime, uuid.UUID "
+    "and markupsafe.Markup"
+)
+
+_DICT = " di"
+_UNTAG: dict[str, Callable[[Any], Any]] = {
+    " t": tuple,
+    " b": base64.b64decode,
+    " d": datetime.datetime.fromisoformat,
+    " u": uuid.UUID,
+    " m": Markup,
+    _DICT: lambda value: {key[:-2]: item for key, item in value.items()},
+}
+
+
+def tag(value: Any) -> Any:
+    """``value`` made of JSON types only; a ``TypeError`` names what cannot be stored."""
+    if hasattr(value, "__html__"):  # Markup, or anything that renders as HTML
+        return {" m": str(value.__html__())}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict):
+        if len(value) == 1:
+            key = next(iter(value))
+            if key in _UNTAG:
+                return {_DICT: {f"{key}__": tag(value[key])}}
+        for key in value:
+            if not (key is None or isinstance(key, str | int | float)):
+                raise TypeError(
+                    f"a dict key of type {type(key).__name__} cannot be stored; keys are str"
+                )
+        return {key: tag(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [tag(item) for item in value]
+    if isinstance(value, tuple):
+        return {" t": [tag(item) for item in value]}
+    if isinstance(value, bytes):
+        return {" b": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, datetime.datetime):
+        return {" d": value.isoformat()}  # exact: microseconds and time zone kept
+    if isinstance(value, uuid.UUID):
+        return {" u": value.hex}
+    raise TypeError(f"{type(value).__name__} {value!r:.60} cannot be stored; store {STORABLE}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(tag(value), separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    return json.loads(text, object_hook=_untag)
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        key, value = next(iter(obj.items()))
+        untag = _UNTAG.get(key)
+        if untag is not None:
+            return untag(value)
+    return obj
