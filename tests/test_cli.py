@@ -611,8 +611,6 @@ def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
 ) -> None:
     import logging
 
-    from werkzeug.serving import WSGIRequestHandler
-
     # As in a fresh process: nobody configured logging (pytest's own handlers aside).
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
     lback_logger = logging.getLogger("lback_mw")
