@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from werkzeug.serving import WSGIRequestHandler, is_running_from_reloader, run_simple
+from werkzeug.serving import is_running_from_reloader, run_simple
 
 from .app import App, create_app
 from .checks import check_app
+from .devserver import DevRequestHandler, QuietDevRequestHandler, RememberResponse
 from .exceptions import ImproperlyConfigured, dotted_name
 from .exceptions import count as _count
 from .layers import Layer
@@ -167,18 +168,18 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         # save brings the app back, and say what is wrong on every request.
         click.echo(f"Error: {exc.message}", err=True)
         app = _broken_app(exc.message)
-    request_handler = None
+    request_handler: type[DevRequestHandler] = DevRequestHandler
     if isinstance(app, App):
         # Let werkzeug's debugger see view errors instead of the 500 page.
         app.propagate_exceptions = debug
         if _has_access_log(app):
-            request_handler = _QuietRequestHandler
+            request_handler = QuietDevRequestHandler
     _show_lback_logs()
     settings_file = info.settings_file()
     run_simple(
         host,
         port,
-        app,
+        RememberResponse(app),
         use_reloader=reload,
         use_debugger=debug,
         use_evalex=debug,
@@ -186,14 +187,6 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         extra_files=[settings_file] if settings_file else None,
         request_handler=request_handler,
     )
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    """werkzeug's handler without its own line per request: the app's access log
-    middleware writes one already."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 def _has_access_log(app: App) -> bool:

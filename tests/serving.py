@@ -1,13 +1,15 @@
-"""Run ``lback-mw serve`` (real gunicorn) on 127.0.0.1 for a test, and stop it after.
+"""Run ``lback-mw serve`` (real gunicorn), or any server command, on 127.0.0.1 for a
+test, and stop it after.
 
 Used by every test that needs real HTTP: the CLI, metrics under several workers,
-the full built-in stack end to end.
+the full built-in stack end to end, the browser test.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -91,45 +93,68 @@ def serve(
     env: Mapping[str, str] | None = None,
     ready_path: str = "/",
 ) -> Iterator[Server]:
-    """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers.
+    """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers
+    (see :func:`started`)."""
+    port = free_port()
+    command = [sys.executable, "-m", "lback_mw", "serve", "--settings", settings]
+    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+    with started(command, cwd, port, env=env, ready_path=ready_path) as server:
+        yield server
+
+
+@contextmanager
+def started(
+    command: list[str],
+    cwd: Path,
+    port: int,
+    *,
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/",
+) -> Iterator[Server]:
+    """Run ``command`` in ``cwd`` until 127.0.0.1:``port`` answers; stop it after.
 
     ``env`` adds to a copy of this process's environment without its ``LBACK_*``
     variables. Any HTTP answer on ``ready_path`` (even a 404) counts as up. The
-    server is terminated, then killed if it must be, when the block ends.
+    command runs in a process group of its own (gunicorn's workers, ``lback-mw
+    run``'s reloaded child), which is terminated by the leader's pid when the block
+    ends, then killed if it must be.
     """
-    port = free_port()
     full_env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
     full_env["XDG_RUNTIME_DIR"] = str(cwd)  # gunicorn's control socket goes here
     full_env.update(env or {})
-    log_path = cwd / f"serve-{port}.log"
-    command = [sys.executable, "-m", "lback_mw", "serve", "--settings", settings]
-    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+    log_path = cwd / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=cwd,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_until_up(server, ready_path)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            _wait_until_up(server, ready_path)
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _wait_until_up(server: Server, path: str) -> None:
     deadline = time.monotonic() + BOOT_TIMEOUT
+    command = " ".join(map(str, server.process.args))  # type: ignore[arg-type]
     while True:
         if server.process.poll() is not None:
-            pytest.fail(f"serve exited with {server.process.returncode}:\n{server.log()}")
+            pytest.fail(f"{command} exited with {server.process.returncode}:\n{server.log()}")
         try:
             server.get(path)
             return
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline:
-                pytest.fail(f"serve did not answer within {BOOT_TIMEOUT} s:\n{server.log()}")
+                pytest.fail(f"{command} did not answer within {BOOT_TIMEOUT} s:\n{server.log()}")
             time.sleep(0.1)

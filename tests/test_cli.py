@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.test import Client
 
 from lback_mw import App
@@ -523,10 +524,10 @@ def test_run_defaults_reload_without_debugger(
     assert call["use_reloader"] is True
     assert call["use_debugger"] is False
     assert call["use_evalex"] is False
-    assert call["application"].propagate_exceptions is False
+    assert call["application"].app.propagate_exceptions is False
     assert call["extra_files"] == [str(on_path / "settings.yaml")]
-    assert isinstance(call["application"], App)
-    assert Client(call["application"]).get("/hello").headers["X-Cli-Test"] == "yes"
+    assert isinstance(call["application"].app, App)
+    assert Client(call["application"].app).get("/hello").headers["X-Cli-Test"] == "yes"
 
 
 def test_run_debug_and_no_reload(on_path: Path, served: list[dict[str, Any]]) -> None:
@@ -548,7 +549,7 @@ def test_run_debug_and_no_reload(on_path: Path, served: list[dict[str, Any]]) ->
     assert call["use_reloader"] is False
     assert call["use_debugger"] is True
     assert call["use_evalex"] is True
-    assert call["application"].propagate_exceptions is True
+    assert call["application"].app.propagate_exceptions is True
 
 
 def test_run_keeps_the_reloader_alive_on_bad_settings(
@@ -559,7 +560,7 @@ def test_run_keeps_the_reloader_alive_on_bad_settings(
     result = invoke("run", "--settings", str(write_settings(on_path, TYPO_YAML)))
     assert result.exit_code == 0, result.output
     assert "Error: MIDDLEWARES[0]" in result.stderr
-    response = Client(served[0]["application"]).get("/hello")
+    response = Client(served[0]["application"].app).get("/hello")
     assert response.status_code == 500
     assert "Did you mean 'Tag'?" in response.get_data(as_text=True)
 
@@ -695,8 +696,6 @@ def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
 ) -> None:
     import logging
 
-    from werkzeug.serving import WSGIRequestHandler
-
     # As in a fresh process: nobody configured logging (pytest's own handlers aside).
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
     lback_logger = logging.getLogger("lback_mw")
@@ -716,7 +715,8 @@ def test_run_keeps_werkzeugs_request_lines_without_an_access_log(
 ) -> None:
     result = invoke("run", "--settings", str(write_settings(on_path, GOOD_YAML)))
     assert result.exit_code == 0, result.output
-    assert served[0]["request_handler"] is None
+    handler_class = served[0]["request_handler"]
+    assert handler_class.log_request is WSGIRequestHandler.log_request
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,11 @@
-"""Scale-out: ``lback-mw serve --workers 4`` with sessions and rate limits in Redis.
+"""Scale-out: ``lback-mw serve --workers 4`` with rate limits in Redis, and sessions
+in Redis, in a SQLite file and in PostgreSQL.
 
 What one process gets right, four must get right together: a rate limit is one
 count over every worker, a session written by one worker is read by any other,
 and a worker killed mid-load takes no stored session with it. Real gunicorn, real
-redis-server, only 127.0.0.1; HTTP with the stdlib, every call with a timeout.
+redis-server and PostgreSQL, only 127.0.0.1; HTTP with the stdlib, every call with
+a timeout.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TypeVar
 import pytest
 import redis
 
+from .databases import fresh_database
 from .serving import HTTPResult, Server, serve
 
 T = TypeVar("T")
@@ -117,21 +120,48 @@ def project(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Path
     return root
 
 
+@pytest.fixture(scope="module", params=["redis", "sqlite", "postgresql"])
+def session_store(
+    request: pytest.FixtureRequest, redis_server: str, project: Path
+) -> Iterator[str]:
+    """The URL of each store sessions can be shared in: Redis, and the database backend
+    on a SQLite file and on a PostgreSQL database of this module's own."""
+    if request.param == "redis":
+        yield f"{redis_server}/{SESSION_DB}"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{project / 'sessions.sqlite3'}"
+    else:
+        with fresh_database(request.getfixturevalue("postgresql_url")) as url:
+            yield url
+
+
 @contextmanager
-def scaled_out(project: Path, redis_server: str) -> Iterator[Server]:
-    """A 4-worker server over empty Redis databases, all workers booted."""
+def scaled_out(project: Path, redis_server: str, session_store: str) -> Iterator[Server]:
+    """A 4-worker server over empty Redis databases, sessions in ``session_store``,
+    all workers booted."""
     for db in (SESSION_DB, RATELIMIT_DB):
         with redis.Redis.from_url(f"{redis_server}/{db}") as client:
             client.flushdb()
-    with serve(project, "scaleproj.settings", workers=WORKERS, ready_path="/pid") as running:
+    env = {"LBACK_SESSION_BACKEND": session_store}
+    with serve(
+        project, "scaleproj.settings", workers=WORKERS, env=env, ready_path="/pid"
+    ) as running:
         assert len(running.worker_pids(WORKERS)) == WORKERS, running.log()
         yield running
 
 
 @pytest.fixture(scope="module")
 def server(project: Path, redis_server: str) -> Iterator[Server]:
-    """Shared by the tests that leave the workers alone (each uses its own counters)."""
-    with scaled_out(project, redis_server) as running:
+    """Shared by the rate-limit tests, which leave the workers alone (each uses its own
+    counters)."""
+    with scaled_out(project, redis_server, f"{redis_server}/{SESSION_DB}") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def session_server(project: Path, redis_server: str, session_store: str) -> Iterator[Server]:
+    """Shared by the session tests that leave the workers alone, once per store."""
+    with scaled_out(project, redis_server, session_store) as running:
         yield running
 
 
@@ -185,7 +215,8 @@ def test_a_rate_limit_is_exact_over_all_workers(server: Server, algorithm: str) 
     assert len(pids) > 1, "every request went to one worker; the test proved nothing"
 
 
-def test_b_a_session_written_by_one_worker_is_read_by_the_others(server: Server) -> None:
+def test_b_a_session_written_by_one_worker_is_read_by_the_others(session_server: Server) -> None:
+    server = session_server
     written = server.get("/session/write?value=written-once")
     writer = body(written)["pid"]
     cookie = session_cookie(written)
@@ -203,8 +234,10 @@ def test_b_a_session_written_by_one_worker_is_read_by_the_others(server: Server)
     assert readers.keys() == workers, f"writer {writer}; reads per worker: {readers}"
 
 
-def test_c_killing_a_worker_mid_load_loses_no_session(project: Path, redis_server: str) -> None:
-    with scaled_out(project, redis_server) as server:  # its own: a worker dies here
+def test_c_killing_a_worker_mid_load_loses_no_session(
+    project: Path, redis_server: str, session_store: str
+) -> None:
+    with scaled_out(project, redis_server, session_store) as server:  # its own: a worker dies
         kill_a_worker_mid_load(server)
 
 

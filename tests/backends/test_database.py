@@ -1,4 +1,5 @@
-"""The database backend on a real SQLite file: rows, expiry, purging, outages."""
+"""The database backend on a real SQLite file and a real PostgreSQL database: rows,
+expiry, purging, outages."""
 
 from __future__ import annotations
 
@@ -23,13 +24,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'sessions.db'}"
-
-
-@pytest.fixture
-def backend(url: str, clock: FakeClock) -> Iterator[DatabaseBackend]:
-    opened = DatabaseBackend(url, purpose="sessions", clock=clock)
+def backend(database_url: str, clock: FakeClock) -> Iterator[DatabaseBackend]:
+    opened = DatabaseBackend(database_url, purpose="sessions", clock=clock)
     yield opened
     opened.close()
 
@@ -43,12 +39,12 @@ def rows(url: str) -> int:
         engine.dispose()
 
 
-def test_open_backend_picks_it_for_sqlalchemy_urls(url: str) -> None:
-    with open_backend(url, purpose="sessions") as backend:
+def test_open_backend_picks_it_for_sqlalchemy_urls(database_url: str) -> None:
+    with open_backend(database_url, purpose="sessions") as backend:
         assert isinstance(backend, DatabaseBackend)
         backend.set("a", b"1", ttl=60)  # creates the table on first use
         assert backend.get("a") == b"1"
-    assert rows(url) == 1
+    assert rows(database_url) == 1
 
 
 def test_values_expire(backend: DatabaseBackend, clock: FakeClock) -> None:
@@ -82,23 +78,23 @@ def test_set_refreshes_the_expiry(backend: DatabaseBackend, clock: FakeClock) ->
 
 
 def test_expired_rows_are_purged_by_writes(
-    backend: DatabaseBackend, clock: FakeClock, url: str, monkeypatch: pytest.MonkeyPatch
+    backend: DatabaseBackend, clock: FakeClock, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for i in range(5):
         backend.set(f"old:{i}", b"x", ttl=1)
-    assert rows(url) == 5
+    assert rows(database_url) == 5
     clock.advance(2)
     # The purge runs at most every PURGE_INTERVAL seconds of the worker's monotonic clock.
     monkeypatch.setattr(backend, "_next_purge", 0.0)
     backend.set("fresh", b"x", ttl=60)
-    assert rows(url) == 1
+    assert rows(database_url) == 1
     assert PURGE_INTERVAL > 0
 
 
-def test_the_table_survives_a_second_backend(url: str) -> None:
-    with open_backend(url, purpose="sessions") as first:
+def test_the_table_survives_a_second_backend(database_url: str) -> None:
+    with open_backend(database_url, purpose="sessions") as first:
         first.set("a", b"1", ttl=60)
-    with open_backend(url, purpose="sessions") as second:
+    with open_backend(database_url, purpose="sessions") as second:
         assert second.get("a") == b"1"
 
 
@@ -109,6 +105,22 @@ def test_unreachable_database(tmp_path: Path) -> None:
             backend.get("a")
         assert str(info.value).startswith(f"The sessions backend {url} is unavailable: ")
         assert "unable to open database file" in str(info.value)
+        with pytest.raises(BackendUnavailable):
+            backend.add("a", b"1", ttl=5)
+
+
+def test_an_unreachable_postgresql_server_is_unavailable_and_hides_the_password(
+    closed_port: int,
+) -> None:
+    url = f"postgresql+psycopg://app:s3cret@127.0.0.1:{closed_port}/app"
+    with open_backend(url, purpose="sessions") as backend:
+        with pytest.raises(BackendUnavailable) as info:
+            backend.get("a")
+        assert str(info.value).startswith(
+            f"The sessions backend postgresql+psycopg://app:***@127.0.0.1:{closed_port}/app "
+            "is unavailable: "
+        )
+        assert "s3cret" not in str(info.value)
         with pytest.raises(BackendUnavailable):
             backend.add("a", b"1", ttl=5)
 
@@ -124,18 +136,18 @@ def test_a_missing_driver_is_named_without_the_password(monkeypatch: pytest.Monk
     assert "s3cret" not in str(info.value)
 
 
-def test_no_rate_limits(url: str) -> None:
+def test_no_rate_limits(database_url: str) -> None:
     with pytest.raises(ImproperlyConfigured, match="is a database URL; rate limits need"):
-        open_backend(url, purpose="rate limits")
+        open_backend(database_url, purpose="rate limits")
     with (
-        open_backend(url, purpose="sessions") as backend,
+        open_backend(database_url, purpose="sessions") as backend,
         pytest.raises(NotImplementedError, match="does not rate-limit"),
     ):
         backend.hit("k", RateLimitPolicy(1, 1))
 
 
 def test_a_worker_that_loses_the_race_to_create_the_table_carries_on(
-    url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Workers starting together all see no table; every CREATE but one fails."""
     from sqlalchemy.exc import OperationalError
@@ -149,7 +161,7 @@ def test_a_worker_that_loses_the_race_to_create_the_table_carries_on(
         raise OperationalError("CREATE TABLE lback_mw_store", {}, Exception("already exists"))
 
     monkeypatch.setattr(database._metadata, "create_all", another_worker_was_first)
-    backend = DatabaseBackend(url, purpose="sessions")
+    backend = DatabaseBackend(database_url, purpose="sessions")
     try:
         backend.set("k", b"v", 60)  # ...and this one's failed, harmlessly
         assert backend.get("k") == b"v"
@@ -158,7 +170,7 @@ def test_a_worker_that_loses_the_race_to_create_the_table_carries_on(
 
 
 def test_a_table_that_cannot_be_created_is_unavailable(
-    url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sqlalchemy.exc import IntegrityError
 
@@ -168,7 +180,7 @@ def test_a_table_that_cannot_be_created_is_unavailable(
         raise IntegrityError("CREATE TABLE lback_mw_store", {}, Exception("permission denied"))
 
     monkeypatch.setattr(database._metadata, "create_all", refused)
-    backend = DatabaseBackend(url, purpose="sessions")
+    backend = DatabaseBackend(database_url, purpose="sessions")
     try:
         # Not mistaken for "the key exists": add() must not answer False.
         with pytest.raises(BackendUnavailable, match="permission denied"):
