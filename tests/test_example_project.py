@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import logging
 import re
 import sqlite3
 import sys
@@ -293,6 +294,22 @@ def test_sign_up_creates_an_account_and_signs_it_in(client: Client, database: Pa
     assert "Signed in as <strong>grace</strong>" in client.get("/notes").text
     [(password_hash,)] = rows(database, "SELECT password_hash FROM users WHERE username='grace'")
     assert password_hash.startswith("scrypt:")
+
+
+def test_sign_in_and_sign_up_with_the_access_log_on(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `lback-mw run` logs lback_mw.access at INFO: the log line reads the user that
+    # the view loaded from request.db, after SQLAlchemySessionMiddleware committed
+    # and closed that session (issue 8 item 1: DetachedInstanceError, a 500).
+    caplog.set_level(logging.INFO, logger="lback_mw.access")
+    assert sign_in(client).status_code == 303
+    assert sign_up(client, "ada").status_code == 303
+    assert "Signed in as <strong>ada</strong>" in client.get("/notes").text
+    access = [record for record in caplog.records if record.name == "lback_mw.access"]
+    users = [record.__dict__["http"]["user"] for record in access]
+    assert "demo" in users
+    assert "ada" in users
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,15 @@ from functools import partial
 from typing import Any, ClassVar, Literal, TypedDict
 from urllib.parse import quote
 
+from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
 from ..wrappers import Request
 from ._http import raw_path
 from .base import BaseMiddleware
+
+_logger = logging.getLogger(__name__)
 
 LogFormat = Literal["common", "combined", "json"]
 
@@ -138,13 +141,35 @@ def _parse_level(level: int | str, owner: str) -> int:
     return level
 
 
-def _username(user: Any) -> str | None:
-    if user is None or not getattr(user, "is_authenticated", True):
+def _username(request: Request) -> str | None:
+    """The name of the request's user, if something resolved it; never raises.
+
+    A user still behind a :class:`~werkzeug.local.LocalProxy` (AuthenticationMiddleware's
+    lazy ``request.user``, which nothing read) is not loaded for the log: that would
+    cost a session-store and database round-trip per request, and during an outage
+    turn the answer already given (a 503) into a 500. A user object that fails
+    when read (a detached ORM instance, a property that raises) is logged as
+    ``-`` with a warning: the request is finished, and the log line must not undo it.
+    """
+    user = vars(request).get("user")
+    if user is None or type(user) is LocalProxy:
         return None
-    get_username = getattr(user, "get_username", None)
-    if callable(get_username):
-        return str(get_username())
-    return str(getattr(user, "username", user))
+    try:
+        if not getattr(user, "is_authenticated", True):
+            return None
+        get_username = getattr(user, "get_username", None)
+        if callable(get_username):
+            return str(get_username())
+        return str(getattr(user, "username", user))
+    except Exception as exc:
+        _logger.warning(
+            "AccessLogMiddleware: request.user (%s) could not be read for the log line, "
+            "logged as '-': %s: %s",
+            type(user).__name__,
+            type(exc).__name__,
+            exc,
+        )
+        return None
 
 
 class _CountingBody:
@@ -216,8 +241,8 @@ class AccessLogMiddleware(BaseMiddleware):
     def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
         if not self.logger.isEnabledFor(self.level):
             return response
-        # The user is read now, while the request (and an ORM session) is still open.
-        user = _username(getattr(request, "user", None))
+        # The user is read now: the request's objects are released once the body is sent.
+        user = _username(request)
         start = request.environ[_START_KEY]
         if response.direct_passthrough:
             # send_file's answer (static files): werkzeug hands the body, a file

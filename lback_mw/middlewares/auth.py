@@ -121,7 +121,7 @@ class AuthenticationMiddleware(BaseMiddleware):
         else:
             session = require_session(request, f"{_CLASS} reads the user from request.session")
             if not protected:
-                request.user = _lazy(self._session_user, session)
+                request.user = _lazy(self._session_user, session, request)
                 return None
             user = self._session_user(session)
         request.user = user
@@ -188,16 +188,24 @@ class AuthenticationMiddleware(BaseMiddleware):
         return request.accept_mimetypes.best_match(_PAGE_OR_JSON) == "application/json"
 
 
-def _lazy(load: Callable[[Any], Any], session: Any) -> LocalProxy[Any]:
-    """``request.user``, loaded from ``session`` on first use and then kept."""
+def _lazy(load: Callable[[Any], Any], session: Any, request: Request) -> LocalProxy[Any]:
+    """``request.user``, loaded from ``session`` on first use and then kept.
+
+    Once loaded, the user replaces the proxy as ``request.user``: a proxy still
+    there when the response leaves means nobody needed the user, and the access
+    log does not load it (a store round-trip, or a 500 during a store outage).
+    """
     loaded: list[Any] = []
 
     def user() -> Any:
         if not loaded:
             loaded.append(load(session))
+            if vars(request).get("user") is proxy:  # login() may have replaced it
+                request.user = loaded[0]
         return loaded[0]
 
-    return LocalProxy(user)
+    proxy: LocalProxy[Any] = LocalProxy(user)
+    return proxy
 
 
 def _next_path(request: Request) -> str:

@@ -7,6 +7,11 @@ time, a dropped connection) rolls back and is raised again, so the pipeline
 replaces the view's response with an error response: the client never sees a
 success for data that was not saved.
 
+Objects loaded through ``request.db`` are not expired by the commit
+(``expire_on_commit`` is off for request sessions): the layers outside this one,
+and a template rendered from the body, still read their columns once the session
+is closed. What was never loaded (a lazy relationship) cannot be loaded then.
+
 The session is closed right there, before the body is sent, so no connection is
 held while a slow client reads a large or streamed response. A streamed body
 must therefore not use ``request.db``: it is replaced by a placeholder that
@@ -82,7 +87,12 @@ class SQLAlchemySessionMiddleware(BaseMiddleware):
         # Only what fails from here on concerns this session (an outer layer may
         # run the chain again after a failure, to retry it).
         request.environ.pop(EXCEPTION_KEY, None)
-        request.db = self.db_session()
+        session = self.db_session()
+        # What the view loaded stays readable after the commit and close below: the
+        # outer layers (the access log reading request.user.username, an after-request
+        # hook) run then, and an expired object would raise DetachedInstanceError.
+        session.expire_on_commit = False
+        request.db = session
 
     def process_exception(self, request: Request, exc: Exception) -> None:
         # Roll back now rather than in process_response: after a failed flush the

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
+from werkzeug.local import LocalProxy
 from werkzeug.test import EnvironBuilder
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -45,6 +46,10 @@ class SetUser(BaseMiddleware):
         "anonymous": SimpleNamespace(is_authenticated=False, username="AnonymousUser"),
         "plain": 'carol "the admin"',
         "forger": "x [01/Jan/2030:00:00:00 +0000] GET /admin 200",
+        # A detached ORM instance, or a user store that is down: reading fails.
+        "broken": SimpleNamespace(get_username=lambda: 1 / 0),
+        # AuthenticationMiddleware's lazy user, which nothing read during the request.
+        "unresolved": LocalProxy(lambda: 1 / 0),
     }
 
     def process_request(self, request: Request) -> None:
@@ -248,6 +253,8 @@ def test_head_sends_no_body(
         ("attribute", "bob"),
         ("anonymous", "-"),
         ("plain", 'carol\\x20\\"the\\x20admin\\"'),
+        ("broken", "-"),
+        ("unresolved", "-"),
     ],
 )
 def test_logs_the_user_and_the_request_id(
