@@ -666,8 +666,13 @@ def test_an_unreachable_store_is_a_503_not_a_logout(
 
 @pytest.mark.parametrize("store", ["dead redis", "raising store"])
 def test_an_outage_is_a_503_under_the_access_log_and_authentication(
-    app_factory, client_for, dead_redis_url, caplog, monkeypatch, store
-):
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    dead_redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+) -> None:
     """The recommended stack: the view's request.user loads the session and fails;
     the access log outside SessionMiddleware must not load it again (issue 8 item 2)."""
     caplog.set_level(logging.INFO, logger="lback_mw.access")
