@@ -236,7 +236,13 @@ class MetricsMiddleware(BaseMiddleware):
                     "Scraping the metrics needs 'Authorization: Bearer <token>'.",
                     www_authenticate=WWWAuthenticate("bearer", {"realm": "metrics"}),
                 )
-        encoder, content_type = self._choose_encoder(request.headers.get("Accept", ""))
+        try:
+            encoder, content_type = self._choose_encoder(request.headers.get("Accept", ""))
+        except (TypeError, ValueError):
+            # prometheus-client compares the parts of a "version=" parameter as
+            # numbers and fails on any other ("version=abc"): a client's garbage,
+            # answered in the classic text format that every scraper reads.
+            encoder, content_type = self._choose_encoder("")
         if self._multiproc_dir is None:
             registry = self.registry
         else:

@@ -241,6 +241,26 @@ def test_scrape_methods_and_openmetrics(app_factory: AppFactory, client_for: Cli
     assert "http_requests_total{" not in response.text
 
 
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/openmetrics-text; version=abc",
+        "application/openmetrics-text; version=1.x.0",
+        "text/plain; version=x.y",
+        "text/plain;version=1.a, application/openmetrics-text",
+    ],
+)
+def test_a_garbage_version_in_accept_gets_the_text_format(
+    app_factory: AppFactory, client_for: ClientFor, accept: str
+) -> None:
+    client = client_for(metrics_app(app_factory))
+    client.get("/users/1")
+    response = client.get("/metrics", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert requests(samples(response.text), "GET", "/users/<int:id>", "200") == 1
+
+
 def test_custom_path_namespace_and_buckets(app_factory: AppFactory, client_for: ClientFor) -> None:
     app = metrics_app(app_factory, path="/internal/metrics", namespace="shop", buckets=[0.5, 2])
     client = client_for(app)
