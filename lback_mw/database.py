@@ -17,9 +17,15 @@ def database_url(configured: str | None, base_dir: Path) -> str:
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
-    """A session factory bound to a new engine for ``url``."""
+    """A session factory bound to a new engine for ``url``.
+
+    ``pool_pre_ping``: a pooled connection the server closed while it sat idle (a
+    database restart, an idle timeout, ``pg_terminate_backend``) is replaced when
+    it is checked out, instead of failing the first request of every worker.
+    PERF: one ``SELECT 1`` round-trip per checkout, about 50 us on loopback.
+    """
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise ImproperlyConfigured(f"DATABASE_URL {_redacted(url)} is not usable: {exc}") from exc
     except ImportError as exc:
