@@ -23,6 +23,7 @@ from .app import App, create_app
 from .checks import check_app
 from .exceptions import ImproperlyConfigured, dotted_name
 from .layers import Layer
+from .middlewares.metrics import MULTIPROC_ENV_VAR, check_multiprocess_dir
 from .settings import SETTINGS_ENV_VAR, YAML_SUFFIXES
 
 if TYPE_CHECKING:
@@ -270,7 +271,13 @@ def serve_command(info: ScriptInfo, workers: int, bind: Sequence[str], timeout: 
         "timeout": timeout,
         "proc_name": "lback-mw",
     }
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    multiproc_dir = os.environ.get(MULTIPROC_ENV_VAR)
+    if multiproc_dir:
+        try:
+            # Room for every worker and the master, checked before any is forked.
+            check_multiprocess_dir(multiproc_dir, workers + 1, owner="lback-mw serve")
+        except ImproperlyConfigured as exc:
+            raise SettingsError(str(exc)) from None
         options["child_exit"] = _mark_metrics_process_dead
     application = _gunicorn_application(options)
     # Build once here so a bad setting is one clear error and exit 1, instead of
