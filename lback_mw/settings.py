@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_origin
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -32,6 +35,60 @@ SETTINGS_ENV_VAR = "LBACK_SETTINGS"
 YAML_SUFFIXES = (".yaml", ".yml")
 #: Suffixes of files people put settings in that we do not read; named in the error.
 _OTHER_FILE_SUFFIXES = (".json", ".toml", ".ini", ".cfg", ".env", ".txt", ".conf")
+
+
+def env_list(value: str, variable: str) -> list[Any]:
+    """A list from the text of an environment variable: the one rule for every list setting.
+
+    JSON when it starts with ``[`` (``'["example.com", "www.example.com"]'``, needed
+    for items that are not strings, like a ``MIDDLEWARES`` dict entry); otherwise a
+    comma-separated list, items stripped and empty ones dropped
+    (``example.com, www.example.com``; an empty value is an empty list).
+    """
+    text = value.strip()
+    if not text.startswith("["):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        items = json.loads(text)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{variable} starts with '[' but is not a JSON list ({exc}): give a JSON "
+            """list such as '["example.com", "www.example.com"]', or a comma-separated """
+            "list such as 'example.com,www.example.com'."
+        ) from None
+    assert isinstance(items, list)  # valid JSON that starts with '[' is an array
+    return items
+
+
+def env_dict(value: str, variable: str) -> dict[str, Any]:
+    """A mapping from the text of an environment variable: a JSON object."""
+    try:
+        data = json.loads(value)
+    except ValueError as exc:
+        problem = f"not valid JSON ({exc})"
+    else:
+        if isinstance(data, dict):
+            return data
+        problem = f"JSON {type(data).__name__}, not an object"
+    raise ImproperlyConfigured(
+        f"{variable} must be a JSON object, such as "
+        f"""'{{"cache": "myproject.cache.make_cache"}}'; got {value!r:.80}, {problem}."""
+    )
+
+
+class _EnvSource(EnvSettingsSource):
+    """``LBACK_<NAME>`` for the declared settings, lists and dicts read by
+    :func:`env_list` and :func:`env_dict` instead of pydantic-settings' JSON only,
+    whose error names neither the variable nor the form it expects."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        variable = f"{self.env_prefix}{field_name}"
+        kind = get_origin(field.annotation) or field.annotation
+        if kind is list:
+            return env_list(value, variable)
+        if kind is dict:
+            return env_dict(value, variable)
+        return super().decode_complex_value(field_name, field, value)
 
 
 class _ExtraEnvSource(PydanticBaseSettingsSource):
@@ -120,7 +177,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the settings file, as deployments expect.
-        return (env_settings, _ExtraEnvSource(settings_cls), init_settings)
+        return (_EnvSource(settings_cls), _ExtraEnvSource(settings_cls), init_settings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -18,7 +18,7 @@ from werkzeug.http import parse_list_header
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured, MiddlewareNotUsed
-from ..settings import Settings
+from ..settings import Settings, env_list
 from ..wrappers import Request, Response
 from ._http import HTTP_TOKEN, add_vary, append_trusted, header_names
 from .base import BaseMiddleware
@@ -224,6 +224,8 @@ def _origins_from(
             f"{_NAME}: the CORS_ALLOWED_ORIGINS setting must be a list of origins or a "
             f"comma-separated string, not {type(from_settings).__name__} {from_settings!r:.80}."
         )
+    if isinstance(from_settings, str):  # from LBACK_CORS_ALLOWED_ORIGINS: the list rule
+        from_settings = env_list(from_settings, "the CORS_ALLOWED_ORIGINS setting")
     return _as_list(from_settings)
 
 
