@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -24,12 +25,20 @@ from .checks import check_app
 from .exceptions import ImproperlyConfigured, dotted_name
 from .layers import Layer
 from .middlewares.metrics import MULTIPROC_ENV_VAR, check_multiprocess_dir
-from .settings import SETTINGS_ENV_VAR, YAML_SUFFIXES
+from .settings import (
+    ENV_FILE_ENV_VAR,
+    ENV_PREFIX,
+    SETTINGS_ENV_VAR,
+    YAML_SUFFIXES,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 #: Parameter names whose values ``lback-mw middleware`` hides (after Django's
 #: ``SafeExceptionReporterFilter``): the output ends up in terminals, CI logs, tickets.
@@ -81,13 +90,20 @@ class ScriptInfo:
 
     def load_app(self) -> App:
         """Build the app, turning a configuration error into a clean exit 1."""
+        return self._load(create_app)
+
+    def load_settings(self) -> Settings:
+        """Read the settings only (no middleware is built), with the same clean exit 1."""
+        return self._load(load_settings)
+
+    def _load(self, build: Callable[[str | None], T]) -> T:
         # Flask does the same: the console script's sys.path[0] is its bin
         # directory, so 'myproject.settings' would not import from the project root.
         cwd = os.getcwd()
         if cwd not in sys.path and "" not in sys.path:
             sys.path.insert(0, cwd)
         try:
-            return create_app(self.settings)
+            return build(self.settings)
         except ImproperlyConfigured as exc:
             raise SettingsError(str(exc)) from None
 
@@ -100,8 +116,24 @@ def _remember_settings(ctx: click.Context, param: click.Parameter, value: str | 
         ctx.ensure_object(ScriptInfo).settings = value
 
 
+def _use_env_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        # Through the environment, so that serve's workers read the same file.
+        os.environ[ENV_FILE_ENV_VAR] = os.path.abspath(value)
+
+
 def settings_option(function: F) -> F:
-    """``--settings``, accepted by the group and by every command (the command's wins)."""
+    """``--settings`` and ``--env-file``, accepted by the group and by every command
+    (the command's wins)."""
+    function = click.option(
+        "--env-file",
+        metavar="PATH",
+        expose_value=False,
+        callback=_use_env_file,
+        type=click.Path(exists=True, dir_okay=False),
+        help=f"A dotenv file of {ENV_PREFIX}<NAME>=value lines, below the environment and "
+        "above the settings file. Default: .env beside the settings, if there is one.",
+    )(function)
     return click.option(
         "--settings",
         metavar="SOURCE",
@@ -513,11 +545,46 @@ def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         )
 
 
+@click.command("settings", short_help="Show the settings and where each one came from.")
+@settings_option
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Only the settings that differ from the defaults (Django's diffsettings).",
+)
+@pass_info
+def settings_command(info: ScriptInfo, diff: bool) -> None:
+    """Print each setting as NAME = value, and where the value came from: an
+    environment variable, the .env file, a secret file or the settings file.
+
+    Secrets are masked: values read from SECRETS_DIR, settings named like a
+    secret (SECRET_KEY, *_TOKEN, *PASSWORD*...) and passwords in URLs.
+    """
+    settings = info.load_settings()
+    fields = type(settings).model_fields
+    names = [*fields, *sorted(settings.model_extra or {})]
+    for name in names:
+        value = getattr(settings, name)
+        field = fields.get(name)
+        is_default = field is not None and value == field.get_default(call_default_factory=True)
+        if diff and is_default:
+            continue
+        source = settings.source_of(name)
+        if isinstance(value, Path):
+            shown: Any = str(value)  # a path is no secret, SECRETS_DIR included
+        elif source.startswith("secret file"):
+            shown = _HIDDEN
+        else:
+            shown = _safe_value(name, value)
+        click.echo(f"{name} = {shown!r}  # {source}")
+
+
 cli.add_command(run_command)
 cli.add_command(serve_command)
 cli.add_command(check_command)
 cli.add_command(middleware_command)
 cli.add_command(routes_command)
+cli.add_command(settings_command)
 
 
 def main() -> None:

@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 from werkzeug.http import parse_list_header
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .._env import env_list
 from ..exceptions import ImproperlyConfigured, MiddlewareNotUsed
-from ..settings import Settings, env_list
+from ..settings import Settings
 from ..wrappers import Request, Response
 from ._http import HTTP_TOKEN, add_vary, append_trusted, header_names
 from .base import BaseMiddleware
