@@ -31,7 +31,7 @@ class ClientInput:
     Only what werkzeug's parsers and views use is offered: ``read``, ``readline``
     and iteration over lines.
 
-    PERF: one extra Python call per read, measured at 0.1-1.8 us on a loaded
+    PERF: one extra Python call per read, measured at about 1.8 us on a loaded
     machine (a 64 KiB read from memory costs 5.7 us); werkzeug's parsers read in
     64 KiB chunks, and a request whose body is never read never builds this.
     """
