@@ -8,6 +8,7 @@ that starts is a command whose settings and middleware all loaded.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -87,6 +88,24 @@ class ScriptInfo:
         ):
             return source
         return None
+
+    def watched_files(self) -> list[str]:
+        """What ``run``'s reloader watches besides Python modules: the settings file
+        and the ``.env`` file (``--env-file``, else ``.env`` beside the settings)."""
+        settings_file = self.settings_file()
+        env_file = os.environ.get(ENV_FILE_ENV_VAR)
+        if not env_file:
+            directory = os.path.dirname(settings_file) if settings_file else self._module_dir()
+            env_file = os.path.join(directory, ".env") if directory else None
+        return [path for path in (settings_file, env_file) if path and os.path.isfile(path)]
+
+    def _module_dir(self) -> str | None:
+        source = self.source()
+        try:
+            spec = importlib.util.find_spec(source) if source else None
+        except (ImportError, ValueError):  # the build reports it, with the reason
+            return None
+        return os.path.dirname(spec.origin) if spec is not None and spec.origin else None
 
     def load_app(self) -> App:
         """Build the app, turning a configuration error into a clean exit 1."""
@@ -178,7 +197,7 @@ def cli() -> None:
     "--reload/--no-reload",
     default=True,
     show_default=True,
-    help="Restart when a Python file or the settings file changes.",
+    help="Restart when a Python file, the settings file or the .env file changes.",
 )
 @click.option(
     "--debug",
@@ -206,7 +225,7 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         if _has_access_log(app):
             request_handler = _QuietRequestHandler
     _show_lback_logs()
-    settings_file = info.settings_file()
+    watched = info.watched_files()
     run_simple(
         host,
         port,
@@ -215,7 +234,7 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         use_debugger=debug,
         use_evalex=debug,
         threaded=True,
-        extra_files=[settings_file] if settings_file else None,
+        extra_files=watched or None,
         request_handler=request_handler,
     )
 
