@@ -8,12 +8,14 @@ that starts is a command whose settings and middleware all loaded.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -25,12 +27,21 @@ from .devserver import DevRequestHandler, QuietDevRequestHandler, RememberRespon
 from .exceptions import ImproperlyConfigured, dotted_name
 from .exceptions import count as _count
 from .layers import Layer
-from .settings import SETTINGS_ENV_VAR, YAML_SUFFIXES
+from .middlewares.metrics import MULTIPROC_ENV_VAR, check_multiprocess_dir
+from .settings import (
+    ENV_FILE_ENV_VAR,
+    ENV_PREFIX,
+    SETTINGS_ENV_VAR,
+    YAML_SUFFIXES,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 #: Parameter names whose values ``lback-mw middleware`` hides (after Django's
 #: ``SafeExceptionReporterFilter``): the output ends up in terminals, CI logs, tickets.
@@ -80,15 +91,40 @@ class ScriptInfo:
             return source
         return None
 
+    def watched_files(self) -> list[str]:
+        """What ``run``'s reloader watches besides Python modules: the settings file
+        and the ``.env`` file (``--env-file``, else ``.env`` beside the settings)."""
+        settings_file = self.settings_file()
+        env_file = os.environ.get(ENV_FILE_ENV_VAR)
+        if not env_file:
+            directory = os.path.dirname(settings_file) if settings_file else self._module_dir()
+            env_file = os.path.join(directory, ".env") if directory else None
+        return [path for path in (settings_file, env_file) if path and os.path.isfile(path)]
+
+    def _module_dir(self) -> str | None:
+        source = self.source()
+        try:
+            spec = importlib.util.find_spec(source) if source else None
+        except (ImportError, ValueError):  # the build reports it, with the reason
+            return None
+        return os.path.dirname(spec.origin) if spec is not None and spec.origin else None
+
     def load_app(self) -> App:
         """Build the app, turning a configuration error into a clean exit 1."""
+        return self._load(create_app)
+
+    def load_settings(self) -> Settings:
+        """Read the settings only (no middleware is built), with the same clean exit 1."""
+        return self._load(load_settings)
+
+    def _load(self, build: Callable[[str | None], T]) -> T:
         # Flask does the same: the console script's sys.path[0] is its bin
         # directory, so 'myproject.settings' would not import from the project root.
         cwd = os.getcwd()
         if cwd not in sys.path and "" not in sys.path:
             sys.path.insert(0, cwd)
         try:
-            return create_app(self.settings)
+            return build(self.settings)
         except ImproperlyConfigured as exc:
             raise SettingsError(str(exc)) from None
 
@@ -101,8 +137,24 @@ def _remember_settings(ctx: click.Context, param: click.Parameter, value: str | 
         ctx.ensure_object(ScriptInfo).settings = value
 
 
+def _use_env_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        # Through the environment, so that serve's workers read the same file.
+        os.environ[ENV_FILE_ENV_VAR] = os.path.abspath(value)
+
+
 def settings_option(function: F) -> F:
-    """``--settings``, accepted by the group and by every command (the command's wins)."""
+    """``--settings`` and ``--env-file``, accepted by the group and by every command
+    (the command's wins)."""
+    function = click.option(
+        "--env-file",
+        metavar="PATH",
+        expose_value=False,
+        callback=_use_env_file,
+        type=click.Path(exists=True, dir_okay=False),
+        help=f"A dotenv file of {ENV_PREFIX}<NAME>=value lines, below the environment and "
+        "above the settings file. Default: .env beside the settings, if there is one.",
+    )(function)
     return click.option(
         "--settings",
         metavar="SOURCE",
@@ -147,7 +199,7 @@ def cli() -> None:
     "--reload/--no-reload",
     default=True,
     show_default=True,
-    help="Restart when a Python file or the settings file changes.",
+    help="Restart when a Python file, the settings file or the .env file changes.",
 )
 @click.option(
     "--debug",
@@ -175,7 +227,7 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         if _has_access_log(app):
             request_handler = QuietDevRequestHandler
     _show_lback_logs()
-    settings_file = info.settings_file()
+    watched = info.watched_files()
     run_simple(
         host,
         port,
@@ -184,7 +236,7 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         use_debugger=debug,
         use_evalex=debug,
         threaded=True,
-        extra_files=[settings_file] if settings_file else None,
+        extra_files=watched or None,
         request_handler=request_handler,
     )
 
@@ -264,7 +316,13 @@ def serve_command(info: ScriptInfo, workers: int, bind: Sequence[str], timeout: 
         "timeout": timeout,
         "proc_name": "lback-mw",
     }
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    multiproc_dir = os.environ.get(MULTIPROC_ENV_VAR)
+    if multiproc_dir:
+        try:
+            # Room for every worker and the master, checked before any is forked.
+            check_multiprocess_dir(multiproc_dir, workers + 1, owner="lback-mw serve")
+        except ImproperlyConfigured as exc:
+            raise SettingsError(str(exc)) from None
         options["child_exit"] = _mark_metrics_process_dead
     application = _gunicorn_application(options)
     # Build once here so a bad setting is one clear error and exit 1, instead of
@@ -496,11 +554,46 @@ def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         )
 
 
+@click.command("settings", short_help="Show the settings and where each one came from.")
+@settings_option
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Only the settings that differ from the defaults (Django's diffsettings).",
+)
+@pass_info
+def settings_command(info: ScriptInfo, diff: bool) -> None:
+    """Print each setting as NAME = value, and where the value came from: an
+    environment variable, the .env file, a secret file or the settings file.
+
+    Secrets are masked: values read from SECRETS_DIR, settings named like a
+    secret (SECRET_KEY, *_TOKEN, *PASSWORD*...) and passwords in URLs.
+    """
+    settings = info.load_settings()
+    fields = type(settings).model_fields
+    names = [*fields, *sorted(settings.model_extra or {})]
+    for name in names:
+        value = getattr(settings, name)
+        field = fields.get(name)
+        is_default = field is not None and value == field.get_default(call_default_factory=True)
+        if diff and is_default:
+            continue
+        source = settings.source_of(name)
+        if isinstance(value, Path):
+            shown: Any = str(value)  # a path is no secret, SECRETS_DIR included
+        elif source.startswith("secret file"):
+            shown = _HIDDEN
+        else:
+            shown = _safe_value(name, value)
+        click.echo(f"{name} = {shown!r}  # {source}")
+
+
 cli.add_command(run_command)
 cli.add_command(serve_command)
 cli.add_command(check_command)
 cli.add_command(middleware_command)
 cli.add_command(routes_command)
+cli.add_command(settings_command)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Settings: one pydantic-settings model, fed from a module, a YAML file or a dict.
 
-Precedence, highest first: ``LBACK_``-prefixed environment variables, then the
-values of the settings source, then the defaults below.
+Precedence, highest first: ``LBACK_``-prefixed environment variables, a ``.env``
+file (``ENV_FILE``), a secrets directory (``SECRETS_DIR``), the values of the
+settings source, the defaults below (the sources themselves are in ``_env.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,37 +24,15 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from ._env import ENV_FILE_ENV_VAR as ENV_FILE_ENV_VAR
+from ._env import ENV_PREFIX as ENV_PREFIX
+from ._env import SETTINGS_ENV_VAR as SETTINGS_ENV_VAR
+from ._env import Provenance, locate, sources, tracing
 from .exceptions import ImproperlyConfigured, did_you_mean
-
-ENV_PREFIX = "LBACK_"
-#: The environment variable naming the settings source; never read as a setting.
-SETTINGS_ENV_VAR = "LBACK_SETTINGS"
 
 YAML_SUFFIXES = (".yaml", ".yml")
 #: Suffixes of files people put settings in that we do not read; named in the error.
 _OTHER_FILE_SUFFIXES = (".json", ".toml", ".ini", ".cfg", ".env", ".txt", ".conf")
-
-
-class _ExtraEnvSource(PydanticBaseSettingsSource):
-    """``LBACK_<NAME>`` for project-defined names, which pydantic-settings skips.
-
-    pydantic-settings only reads environment variables for declared fields;
-    projects also override their own upper-case names (``LBACK_APP_CUSTOM_HEADER``).
-    """
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        declared = set(self.settings_cls.model_fields)
-        values: dict[str, Any] = {}
-        for key, value in os.environ.items():
-            if not key.startswith(ENV_PREFIX) or key == SETTINGS_ENV_VAR:
-                continue
-            name = key[len(ENV_PREFIX) :]
-            if name.isupper() and name.isidentifier() and name not in declared:
-                values[name] = value
-        return values
 
 
 class Settings(BaseSettings):
@@ -104,6 +83,13 @@ class Settings(BaseSettings):
     DEPENDENCIES: dict[str, str] = {}
     #: The project directory; defaults to the directory of the settings file or module.
     BASE_DIR: Path = Field(default_factory=Path.cwd)
+    #: A dotenv file of ``LBACK_<NAME>=value`` lines; unset: ``.env`` beside the settings, if any.
+    ENV_FILE: Path | None = None
+    #: A directory of one file per setting, named like its variable (``LBACK_SECRET_KEY``).
+    SECRETS_DIR: Path | None = None
+
+    # Where each setting came from (see setting_sources), filled when it is built.
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     if TYPE_CHECKING:
         # Project-defined upper-case names (config.APP_CUSTOM_HEADER) are read as
@@ -120,7 +106,24 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the settings file, as deployments expect.
-        return (env_settings, _ExtraEnvSource(settings_cls), init_settings)
+        return sources(settings_cls, init_settings)
+
+    def __eq__(self, other: object) -> bool:
+        # The same values are the same settings, wherever they were read from.
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    def source_of(self, name: str) -> str:
+        """Where the value of setting ``name`` came from: ``"environment variable
+        LBACK_DEBUG"``, ``"/srv/app/.env (LBACK_DEBUG)"``, ``"secret file
+        /run/secrets/LBACK_SECRET_KEY"``, ``"settings module 'myproject.settings'"``,
+        or ``"default"``."""
+        return self._sources.get(name, "default")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -269,8 +272,12 @@ def _yaml_values(path: Path) -> dict[str, Any]:
 def _build(values: dict[str, Any], origin: str, base_dir: Path | None) -> Settings:
     if base_dir is not None:
         values.setdefault("BASE_DIR", base_dir)
+    provenance = Provenance(origin, *locate(values, base_dir))
     try:
-        return Settings(**values)
+        with tracing(provenance):
+            settings = Settings(**values)
+        settings._sources = provenance.sources
+        return settings
     except ValidationError as exc:
         raise ImproperlyConfigured(
             f"Invalid {origin}: " + "; ".join(_describe(err) for err in exc.errors())

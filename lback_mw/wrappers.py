@@ -9,16 +9,19 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin
 
 from werkzeug.datastructures import Headers
 from werkzeug.http import remove_entity_headers
 from werkzeug.routing import Rule
 from werkzeug.urls import iri_to_uri
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import get_current_url
+
+from ._input import ClientInput
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -105,6 +108,15 @@ class Request(_WerkzeugRequest):
     db: Any
     #: Call it for a fresh masked CSRF token; set by CSRFMiddleware.
     csrf_token: Any
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """werkzeug's guarded body stream, whose read errors are the client's (a 400).
+
+        A chunked body the server failed to parse, or a client that went away,
+        would otherwise escape from ``read()`` as the server's own exception: a 500.
+        """
+        return cast(IO[bytes], ClientInput(super().stream))
 
     def url_for(self, endpoint: str, /, *, _external: bool = False, **values: Any) -> str:
         """Build a URL for ``endpoint`` that honours this request's host and script root."""

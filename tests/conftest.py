@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -18,6 +19,50 @@ from lback_mw.testing import Client, make_app
 
 from .databases import fresh_database, postgresql_cluster, unavailable
 from .serving import free_port
+
+
+class _FormatEveryRecord(logging.Handler):
+    """Formats each record fully (message, arguments, traceback) and drops it.
+
+    ``emit`` does not catch: a log call whose arguments do not fit its format,
+    or whose ``extra`` breaks the formatter, fails the test that made it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(process)d %(message)s")
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)
+
+
+#: The loggers the project writes to, each with every level on for the whole run.
+PROJECT_LOGGERS = ("lback_mw", "example_project")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _project_logging_on() -> Iterator[None]:
+    """Every test runs with the project's loggers at DEBUG, as ``lback-mw run`` has
+    ``lback_mw.access`` at INFO: code that runs only when logging is enabled (the
+    access log reading ``request.user``, a debug line formatting an object) is then
+    exercised by the whole suite, not only by the tests about logging (issue 8).
+
+    Records still propagate to pytest's capture (shown for failing tests only);
+    nothing is printed.
+    """
+    handler = _FormatEveryRecord()
+    saved = []
+    for name in PROJECT_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level))
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+    yield
+    for logger, level in saved:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

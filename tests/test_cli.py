@@ -530,6 +530,22 @@ def test_run_defaults_reload_without_debugger(
     assert Client(call["application"].app).get("/hello").headers["X-Cli-Test"] == "yes"
 
 
+def test_run_reloads_when_the_env_file_changes(
+    on_path: Path, monkeypatch: pytest.MonkeyPatch, served: list[dict[str, Any]]
+) -> None:
+    monkeypatch.chdir(on_path)
+    write_settings(on_path, GOOD_YAML)
+    (on_path / ".env").write_text("LBACK_APP_GREETING=hello\n")
+    assert invoke("run", "--settings", "settings.yaml").exit_code == 0
+    assert served[-1]["extra_files"] == [str(on_path / "settings.yaml"), str(on_path / ".env")]
+    other = on_path / "other.env"
+    other.write_text("LBACK_APP_GREETING=other\n")
+    monkeypatch.setenv("LBACK_ENV_FILE", "")  # restored after: --env-file sets it
+    assert invoke("--env-file", str(other), "run", "--settings", "settings.yaml").exit_code == 0
+    assert served[-1]["extra_files"] == [str(on_path / "settings.yaml"), str(other)]
+    assert served[-1]["application"].settings.APP_GREETING == "other"
+
+
 def test_run_debug_and_no_reload(on_path: Path, served: list[dict[str, Any]]) -> None:
     settings = str(write_settings(on_path, GOOD_YAML))
     result = invoke(

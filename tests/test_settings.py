@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 import pydantic
 import pytest
@@ -96,6 +96,77 @@ def test_environment_overrides_file_values(tmp_path: Path, monkeypatch: pytest.M
         assert settings.MIDDLEWARES == ["tests.sample_middlewares.PlainHooks"]
         assert settings.ALLOWED_HOSTS == ["example.com"]
         assert settings.NEW_NAME == "only-in-env"
+
+
+#: Every declared list setting: one rule for all of them (issue 8 item 9).
+LIST_SETTINGS = [
+    name for name, field in Settings.model_fields.items() if get_origin(field.annotation) is list
+]
+
+
+@pytest.mark.parametrize("name", LIST_SETTINGS)
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("example.com", ["example.com"], id="one"),
+        pytest.param(" a.example , b.example,", ["a.example", "b.example"], id="comma-separated"),
+        pytest.param('["a.example", "b,c"]', ["a.example", "b,c"], id="json"),
+        pytest.param("", [], id="empty"),
+    ],
+)
+def test_every_list_setting_takes_a_comma_separated_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv(f"LBACK_{name}", value)
+    assert getattr(load_settings({"DEBUG": True}), name) == expected
+
+
+def test_a_broken_json_list_names_the_variable_and_both_forms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LBACK_ALLOWED_HOSTS", '["example.com"')
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings({"DEBUG": True})
+    message = str(info.value)
+    assert message.startswith("LBACK_ALLOWED_HOSTS starts with '[' but is not a JSON list")
+    assert """'["example.com", "www.example.com"]'""" in message
+    assert "'example.com,www.example.com'" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param("cache=myproject.cache", "not valid JSON", id="not json"),
+        pytest.param('["cache"]', "JSON list, not an object", id="a list"),
+    ],
+)
+def test_a_dict_setting_from_the_environment_must_be_a_json_object(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("LBACK_DEPENDENCIES", value)
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings({"DEBUG": True})
+    message = str(info.value)
+    assert message.startswith("LBACK_DEPENDENCIES must be a JSON object, such as '{")
+    assert problem in message
+    monkeypatch.setenv("LBACK_DEPENDENCIES", '{"cache": "myproject.cache.make_cache"}')
+    assert load_settings({"DEBUG": True}).DEPENDENCIES == {"cache": "myproject.cache.make_cache"}
+
+
+def test_cors_allowed_origins_follows_the_same_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A project setting, read by CORSMiddleware: comma-separated or JSON alike.
+    cors = "lback_mw.middlewares.CORSMiddleware"
+    for value in (
+        "https://a.example,https://b.example",
+        '["https://a.example", "https://b.example"]',
+    ):
+        monkeypatch.setenv("LBACK_CORS_ALLOWED_ORIGINS", value)
+        app = create_app({"DEBUG": True, "MIDDLEWARES": [cors]})
+        app.route("/")(lambda request: "ok")
+        for origin in ("https://a.example", "https://b.example"):
+            response = app.test_client().get("/", headers={"Origin": origin})
+            assert response.headers["Access-Control-Allow-Origin"] == origin
+        app.close()
 
 
 def test_lback_settings_itself_is_not_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from werkzeug.http import parse_list_header
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .._env import env_list
 from ..exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from ..settings import Settings
 from ..wrappers import Request, Response
@@ -225,6 +226,8 @@ def _origins_from(
             f"{_NAME}: the CORS_ALLOWED_ORIGINS setting must be a list of origins or a "
             f"comma-separated string, not {type(from_settings).__name__} {from_settings!r:.80}."
         )
+    if isinstance(from_settings, str):  # from LBACK_CORS_ALLOWED_ORIGINS: the list rule
+        from_settings = env_list(from_settings, "the CORS_ALLOWED_ORIGINS setting")
     return _as_list(from_settings)
 
 

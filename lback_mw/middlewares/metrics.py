@@ -13,6 +13,8 @@ import itertools
 import math
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, ClassVar
@@ -236,7 +238,13 @@ class MetricsMiddleware(BaseMiddleware):
                     "Scraping the metrics needs 'Authorization: Bearer <token>'.",
                     www_authenticate=WWWAuthenticate("bearer", {"realm": "metrics"}),
                 )
-        encoder, content_type = self._choose_encoder(request.headers.get("Accept", ""))
+        try:
+            encoder, content_type = self._choose_encoder(request.headers.get("Accept", ""))
+        except (TypeError, ValueError):
+            # prometheus-client compares the parts of a "version=" parameter as
+            # numbers and fails on any other ("version=abc"): a client's garbage,
+            # answered in the classic text format that every scraper reads.
+            encoder, content_type = self._choose_encoder("")
         if self._multiproc_dir is None:
             registry = self.registry
         else:
@@ -285,10 +293,50 @@ def _multiprocess_dir(*, active: bool) -> str | None:
             f"{MULTIPROC_ENV_VAR} is not set (the lower-case name is deprecated and not "
             "read here). Set it in the environment before the server starts."
         )
-    if path is not None and not os.path.isdir(path):
+    if path is not None:
+        check_multiprocess_dir(path)
+    return path
+
+
+#: The room each process needs in ``PROMETHEUS_MULTIPROC_DIR``: one file per metric
+#: kind it writes (counters, histograms, live gauges), 64 KiB at first and doubled as
+#: label sets fill it; a histogram over a hundred routes and five statuses is ~1 MiB.
+SPACE_PER_PROCESS = 4 << 20
+
+
+def check_multiprocess_dir(path: str, processes: int = 1, owner: str = "MetricsMiddleware") -> None:
+    """Refuse a ``PROMETHEUS_MULTIPROC_DIR`` that is missing, read-only or too full.
+
+    prometheus-client writes through memory-mapped files: when the file system is
+    full, a write to a mapped page kills the process with SIGBUS, before Python or
+    the app's log can say anything, and gunicorn starts the next worker into the
+    same death. So the space is checked at start-up: ``processes`` times
+    :data:`SPACE_PER_PROCESS` must be free. Only at start-up: a directory that
+    fills up later still kills workers, so give it room and watch it.
+    """
+    if not os.path.isdir(path):
         raise ImproperlyConfigured(
-            f"MetricsMiddleware: {MULTIPROC_ENV_VAR} is {path!r}, which is not a "
+            f"{owner}: {MULTIPROC_ENV_VAR} is {path!r}, which is not a "
             "directory. Create it, empty, before the server starts (and empty it on "
             "every start, or old counts add up)."
         )
-    return path
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{owner}: {MULTIPROC_ENV_VAR} is {path!r}, where this process cannot "
+            f"create files ({exc.strerror}); every worker writes its metrics there. "
+            "Make it writable by the user the server runs as."
+        ) from None
+    free = shutil.disk_usage(path).free
+    needed = processes * SPACE_PER_PROCESS
+    if free < needed:
+        raise ImproperlyConfigured(
+            f"{owner}: {MULTIPROC_ENV_VAR} is {path!r}, which has {free / 2**20:.1f} MiB "
+            f"free; {processes} process(es) need at least {needed >> 20} MiB there "
+            f"({SPACE_PER_PROCESS >> 20} MiB each). prometheus-client writes through "
+            "memory-mapped files, and on a full file system workers die of SIGBUS, "
+            "one after another, with nothing in the log. Free some space, empty the "
+            "directory (files of earlier runs add up), or point it at a larger one."
+        )

@@ -327,6 +327,7 @@ def test_a_failed_commit_becomes_a_500_and_rolls_back(
 ) -> None:
     client = client_for(build(app_factory, db, DEBUG=debug))
 
+    caplog.clear()  # the app's start-up records (at DEBUG in the suite, see conftest)
     with caplog.at_level(logging.ERROR):
         response = client.post(f"/items/{EXISTING}?also=5")  # 5 goes in, then the duplicate
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,10 @@ from prometheus_client.samples import Sample
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, Request, Response
 from lback_mw.checks import RECOMMENDED_ORDER
 from lback_mw.middlewares import MetricsMiddleware
+from lback_mw.middlewares.metrics import check_multiprocess_dir
 from lback_mw.testing import Client, TestResponse
 
-from ..serving import serve
+from ..serving import free_port, serve
 
 AppFactory = Callable[..., App]
 ClientFor = Callable[[App], Client]
@@ -241,6 +244,26 @@ def test_scrape_methods_and_openmetrics(app_factory: AppFactory, client_for: Cli
     assert "http_requests_total{" not in response.text
 
 
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/openmetrics-text; version=abc",
+        "application/openmetrics-text; version=1.x.0",
+        "text/plain; version=x.y",
+        "text/plain;version=1.a, application/openmetrics-text",
+    ],
+)
+def test_a_garbage_version_in_accept_gets_the_text_format(
+    app_factory: AppFactory, client_for: ClientFor, accept: str
+) -> None:
+    client = client_for(metrics_app(app_factory))
+    client.get("/users/1")
+    response = client.get("/metrics", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert requests(samples(response.text), "GET", "/users/<int:id>", "200") == 1
+
+
 def test_custom_path_namespace_and_buckets(app_factory: AppFactory, client_for: ClientFor) -> None:
     app = metrics_app(app_factory, path="/internal/metrics", namespace="shop", buckets=[0.5, 2])
     client = client_for(app)
@@ -339,6 +362,62 @@ def test_multiprocess_variable_set_too_late_or_wrong(
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     with pytest.raises(ImproperlyConfigured, match="multiprocess mode but PROMETHEUS_MULTIPROC"):
         app_factory(MIDDLEWARES=[METRICS])
+
+
+@contextmanager
+def tmpfs(tmp_path: Path, size: str, *options: str) -> Iterator[Path]:
+    """A real, small file system (tmpfs) mounted for the test; skips where mounting
+    is not allowed (not root, or a container without CAP_SYS_ADMIN)."""
+    mount_point = tmp_path / f"tmpfs-{size}-{'-'.join(options)}"
+    mount_point.mkdir()
+    command = ["mount", "-t", "tmpfs", "-o", ",".join((f"size={size}", *options))]
+    mounted = subprocess.run([*command, "tmpfs", str(mount_point)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_multiprocess_dir_without_room_or_write_access_is_refused(tmp_path: Path) -> None:
+    with tmpfs(tmp_path, "2m") as small:
+        with pytest.raises(ImproperlyConfigured) as caught:
+            check_multiprocess_dir(str(small))
+        message = str(caught.value)
+        assert f"PROMETHEUS_MULTIPROC_DIR is {str(small)!r}, which has 2.0 MiB free" in message
+        assert "need at least 4 MiB" in message
+        assert "SIGBUS" in message
+    with tmpfs(tmp_path, "8m") as roomy:
+        check_multiprocess_dir(str(roomy))  # 4 MiB for one process: fine
+        with pytest.raises(ImproperlyConfigured, match=r"3 process\(es\) need at least 12 MiB"):
+            check_multiprocess_dir(str(roomy), processes=3)
+        (roomy / "earlier-run.db").write_bytes(b"x" * (6 << 20))  # files left behind
+        with pytest.raises(ImproperlyConfigured, match="empty the directory"):
+            check_multiprocess_dir(str(roomy))
+    with (
+        tmpfs(tmp_path, "8m", "ro") as read_only,
+        pytest.raises(ImproperlyConfigured, match=r"cannot create files \(Read-only file system"),
+    ):
+        check_multiprocess_dir(str(read_only))
+
+
+def test_serve_refuses_a_full_multiprocess_dir(metrics_project: Path, tmp_path: Path) -> None:
+    with tmpfs(tmp_path, "1m") as full:
+        # Full but for a few pages: before the check, every worker died of SIGBUS at
+        # its first metric and gunicorn booted the next one, in a loop (60 in 15 s).
+        (full / "filler").write_bytes(b"x" * ((1 << 20) - (8 << 10)))
+        env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(full)
+        command = [sys.executable, "-m", "lback_mw", "serve", "--settings", "settings.yaml"]
+        command += ["--workers", "2", "--bind", f"127.0.0.1:{free_port()}"]
+        result = subprocess.run(
+            command, cwd=metrics_project, env=env, capture_output=True, text=True, timeout=30
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Error: lback-mw serve: PROMETHEUS_MULTIPROC_DIR is" in result.stderr
+    assert "3 process(es) need at least 12 MiB" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_recommended_outermost() -> None:

@@ -761,6 +761,50 @@ def test_an_unreachable_store_is_a_503_not_a_logout(
     assert "127.0.0.1" in caplog.text
 
 
+@pytest.mark.parametrize("store", ["dead redis", "raising store"])
+def test_an_outage_is_a_503_under_the_access_log_and_authentication(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    dead_redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+) -> None:
+    """The recommended stack: the view's request.user loads the session and fails;
+    the access log outside SessionMiddleware must not load it again (issue 8 item 2)."""
+    caplog.set_level(logging.INFO, logger="lback_mw.access")
+    backend = dead_redis_url if store == "dead redis" else "memory://"
+    app = app_factory(
+        MIDDLEWARES=[
+            "lback_mw.middlewares.AccessLogMiddleware",
+            {"class": SESSION, "params": {"backend": backend}},
+            {
+                "class": "lback_mw.middlewares.AuthenticationMiddleware",
+                "params": {"user_loader": lambda user_id: None},
+            },
+        ]
+    )
+    if store == "raising store":
+        session_backend = app.configured_middleware[1].instance.backend
+
+        def unavailable(key: str) -> bytes | None:
+            raise BackendUnavailable("the store went away")
+
+        monkeypatch.setattr(session_backend, "get", unavailable)
+
+    @app.route("/me")
+    def me(request: Request) -> str:
+        return "signed in" if request.user else "anonymous"
+
+    client = client_for(app)
+    client.set_cookie("session", secrets.token_urlsafe(32))
+    response = client.get("/me")
+    assert response.status_code == 503
+    assert "session store cannot be reached" in response.text
+    [line] = [r.getMessage() for r in caplog.records if r.name == "lback_mw.access"]
+    assert '"GET /me HTTP/1.1" 503 ' in line
+
+
 def test_an_unreachable_store_with_an_untouched_session_is_fine(
     app_factory, client_for, dead_redis_url
 ):

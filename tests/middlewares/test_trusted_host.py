@@ -87,6 +87,7 @@ def test_refusal_is_plain_text_and_logged(
     app_factory: Factory, client_for: ClientFor, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = client_for(build(app_factory, {"allowed_hosts": ["example.com"]}))
+    caplog.clear()  # the app's start-up records (at DEBUG in the suite, see conftest)
     with caplog.at_level(logging.WARNING, "lback_mw.middlewares.trusted_host"):
         response = client.get("/x", environ_overrides={"HTTP_HOST": "evil.com\r\nX: y"})
     assert response.status_code == 400
