@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lback_mw import App
 from lback_mw.testing import Client, make_app
+
+from .redis_servers import RedisProcesses, SentinelSet, start_cluster, start_sentinel_set
 
 
 @pytest.fixture(autouse=True)
@@ -53,33 +50,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Skips with the reason when the binary is missing (CI installs it, so nothing
     skips there). Persistence is off, and the server stops with the session.
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    servers = RedisProcesses(tmp_path_factory.mktemp("redis"))
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on 127.0.0.1:{port}")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
+        yield f"redis://127.0.0.1:{servers.start()}"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-master Redis Cluster on 127.0.0.1 for the session; yields its URL."""
+    servers = RedisProcesses(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield start_cluster(servers)
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """A master, a replica and a Sentinel on 127.0.0.1 for the session."""
+    servers = RedisProcesses(tmp_path_factory.mktemp("redis-sentinel"))
+    try:
+        yield start_sentinel_set(servers)
+    finally:
+        servers.stop()
 
 
 @pytest.fixture
