@@ -1,5 +1,7 @@
 """Scale-out: ``lback-mw serve --workers 4`` with sessions and rate limits in Redis.
 
+Every test runs twice: on one redis-server, and on a 3-master Redis Cluster.
+
 What one process gets right, four must get right together: a rate limit is one
 count over every worker, a session written by one worker is read by any other,
 and a worker killed mid-load takes no stored session with it. Real gunicorn, real
@@ -26,6 +28,7 @@ from typing import TypeVar
 import pytest
 import redis
 
+from .redis_servers import flush_cluster
 from .serving import HTTPResult, Server, serve
 
 T = TypeVar("T")
@@ -99,17 +102,38 @@ routes = [
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 
 
+@pytest.fixture(scope="module", params=["redis", "cluster"])
+def store_urls(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The session and rate-limit backend URLs: two databases of one server, or one
+    Cluster (database 0 only) with the sessions under a prefix of their own."""
+    if request.param == "redis":
+        base: str = request.getfixturevalue("redis_server")
+        return f"{base}/{SESSION_DB}", f"{base}/{RATELIMIT_DB}"
+    cluster: str = request.getfixturevalue("redis_cluster")
+    return f"{cluster}?key_prefix=sessions:", cluster
+
+
+def flush(store_urls: tuple[str, str]) -> None:
+    for url in store_urls:
+        if url.startswith("redis+cluster://"):
+            flush_cluster(url.partition("?")[0])
+        else:
+            with redis.Redis.from_url(url) as client:
+                client.flushdb()
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, store_urls: tuple[str, str]) -> Path:
     """The project package; only the gunicorn workers import it, never this process."""
     root = tmp_path_factory.mktemp("scaleout")
     package = root / "scaleproj"
     package.mkdir()
     (package / "__init__.py").write_text("")
+    session_backend, ratelimit_backend = store_urls
     settings = SETTINGS_PY.format(
         padding="x" * 40,
-        session_backend=f"{redis_server}/{SESSION_DB}",
-        ratelimit_backend=f"{redis_server}/{RATELIMIT_DB}",
+        session_backend=session_backend,
+        ratelimit_backend=ratelimit_backend,
         limit=LIMIT,
     )
     (package / "settings.py").write_text(settings)
@@ -118,20 +142,18 @@ def project(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Path
 
 
 @contextmanager
-def scaled_out(project: Path, redis_server: str) -> Iterator[Server]:
-    """A 4-worker server over empty Redis databases, all workers booted."""
-    for db in (SESSION_DB, RATELIMIT_DB):
-        with redis.Redis.from_url(f"{redis_server}/{db}") as client:
-            client.flushdb()
+def scaled_out(project: Path, store_urls: tuple[str, str]) -> Iterator[Server]:
+    """A 4-worker server over empty stores, all workers booted."""
+    flush(store_urls)
     with serve(project, "scaleproj.settings", workers=WORKERS, ready_path="/pid") as running:
         assert len(running.worker_pids(WORKERS)) == WORKERS, running.log()
         yield running
 
 
 @pytest.fixture(scope="module")
-def server(project: Path, redis_server: str) -> Iterator[Server]:
+def server(project: Path, store_urls: tuple[str, str]) -> Iterator[Server]:
     """Shared by the tests that leave the workers alone (each uses its own counters)."""
-    with scaled_out(project, redis_server) as running:
+    with scaled_out(project, store_urls) as running:
         yield running
 
 
@@ -203,8 +225,10 @@ def test_b_a_session_written_by_one_worker_is_read_by_the_others(server: Server)
     assert readers.keys() == workers, f"writer {writer}; reads per worker: {readers}"
 
 
-def test_c_killing_a_worker_mid_load_loses_no_session(project: Path, redis_server: str) -> None:
-    with scaled_out(project, redis_server) as server:  # its own: a worker dies here
+def test_c_killing_a_worker_mid_load_loses_no_session(
+    project: Path, store_urls: tuple[str, str]
+) -> None:
+    with scaled_out(project, store_urls) as server:  # its own: a worker dies here
         kill_a_worker_mid_load(server)
 
 
