@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from lback_mw import App
 from lback_mw.testing import Client, make_app
 
+from .databases import fresh_database, postgresql_cluster
 from .redis_servers import RedisProcesses, SentinelSet, start_cluster, start_sentinel_set
+from .serving import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +50,8 @@ def client_for() -> Callable[[App], Client]:
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``redis-server`` on 127.0.0.1 for the whole test session; yields its URL base.
 
-    Skips with the reason when the binary is missing (CI installs it, so nothing
-    skips there). Persistence is off, and the server stops with the session.
+    Skips with the reason when the binary is missing (fails under ``CI=true``: CI
+    installs it). Persistence is off, and the server stops with the session.
     """
     servers = RedisProcesses(tmp_path_factory.mktemp("redis"))
     try:
@@ -87,3 +90,34 @@ def redis_url(redis_server: str) -> str:
     client.flushdb()
     client.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on 127.0.0.1 for the whole test session; yields
+    the SQLAlchemy URL (``postgresql+psycopg://``) of its ``postgres`` database.
+
+    Skips with the reason when PostgreSQL is not installed (fails under ``CI=true``).
+    Tests take a database of their own from ``postgresql_database``.
+    """
+    with postgresql_cluster(free_port()) as url:
+        yield url
+
+
+@pytest.fixture
+def postgresql_database(postgresql_url: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    with fresh_database(postgresql_url) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> str:
+    """The URL of a SQLite file of the test's own (created on first connection)."""
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each database a test must pass on: a SQLite file, and a PostgreSQL database."""
+    return str(request.getfixturevalue(f"{request.param}_database"))

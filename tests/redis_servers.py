@@ -22,6 +22,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
+from .databases import unavailable
 from .serving import free_port
 
 SERVICE = "mymaster"
@@ -31,10 +32,10 @@ START_TIMEOUT = 20.0
 
 
 def redis_binary() -> str:
-    """The ``redis-server`` path; skips the test with the reason if it is missing."""
+    """The ``redis-server`` path; skips the test (fails under ``CI=true``) if missing."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        unavailable("redis-server is not installed (apt-get install redis-server)")
     return binary
 
 
@@ -131,7 +132,7 @@ def start_cluster(servers: RedisProcesses, masters: int = 3) -> str:
         )
     cli = shutil.which("redis-cli")
     if cli is None:
-        pytest.skip("redis-cli is not installed (it comes with redis-server)")
+        unavailable("redis-cli is not installed (it comes with redis-server)")
     nodes = [f"127.0.0.1:{port}" for port in ports]
     subprocess.run(
         [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],

@@ -57,11 +57,14 @@ def test_db_session_is_created_only_when_asked_for(
     assert (tmp_path / "db.sqlite3").exists()
 
 
-def test_database_url_setting_is_used(app_factory: Callable[..., App], tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'other.db'}"
-    app = app_factory(DATABASE_URL=url)
+def test_database_url_setting_is_used(app_factory: Callable[..., App], database_url: str) -> None:
+    app = app_factory(DATABASE_URL=database_url)
     factory = app.dependencies["db_session"]
-    assert str(factory.kw["bind"].url) == url
+    assert factory.kw["bind"].url.render_as_string(hide_password=False) == database_url
+    with factory() as session:
+        assert session.execute(text("select 41 + 1")).scalar() == 42
+    app.close()
+    assert factory.kw["bind"].pool.checkedout() == 0
 
 
 def test_unusable_database_url_hides_the_password(app_factory: Callable[..., App]) -> None:

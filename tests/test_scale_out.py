@@ -1,11 +1,12 @@
-"""Scale-out: ``lback-mw serve --workers 4`` with sessions and rate limits in Redis.
-
-Every test runs twice: on one redis-server, and on a 3-master Redis Cluster.
+"""Scale-out: ``lback-mw serve --workers 4`` with rate limits in Redis (one server and
+a 3-master Redis Cluster), and sessions in both of those, in a SQLite file and in
+PostgreSQL.
 
 What one process gets right, four must get right together: a rate limit is one
 count over every worker, a session written by one worker is read by any other,
 and a worker killed mid-load takes no stored session with it. Real gunicorn, real
-redis-server, only 127.0.0.1; HTTP with the stdlib, every call with a timeout.
+redis-server and PostgreSQL, only 127.0.0.1; HTTP with the stdlib, every call with
+a timeout.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TypeVar
 import pytest
 import redis
 
+from .databases import fresh_database
 from .redis_servers import flush_cluster
 from .serving import HTTPResult, Server, serve
 
@@ -102,38 +104,17 @@ routes = [
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 
 
-@pytest.fixture(scope="module", params=["redis", "cluster"])
-def store_urls(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """The session and rate-limit backend URLs: two databases of one server, or one
-    Cluster (database 0 only) with the sessions under a prefix of their own."""
-    if request.param == "redis":
-        base: str = request.getfixturevalue("redis_server")
-        return f"{base}/{SESSION_DB}", f"{base}/{RATELIMIT_DB}"
-    cluster: str = request.getfixturevalue("redis_cluster")
-    return f"{cluster}?key_prefix=sessions:", cluster
-
-
-def flush(store_urls: tuple[str, str]) -> None:
-    for url in store_urls:
-        if url.startswith("redis+cluster://"):
-            flush_cluster(url.partition("?")[0])
-        else:
-            with redis.Redis.from_url(url) as client:
-                client.flushdb()
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, store_urls: tuple[str, str]) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Path:
     """The project package; only the gunicorn workers import it, never this process."""
     root = tmp_path_factory.mktemp("scaleout")
     package = root / "scaleproj"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    session_backend, ratelimit_backend = store_urls
     settings = SETTINGS_PY.format(
         padding="x" * 40,
-        session_backend=session_backend,
-        ratelimit_backend=ratelimit_backend,
+        session_backend=f"{redis_server}/{SESSION_DB}",
+        ratelimit_backend=f"{redis_server}/{RATELIMIT_DB}",
         limit=LIMIT,
     )
     (package / "settings.py").write_text(settings)
@@ -141,19 +122,68 @@ def project(tmp_path_factory: pytest.TempPathFactory, store_urls: tuple[str, str
     return root
 
 
+@pytest.fixture(scope="module", params=["redis", "cluster"])
+def ratelimit_store(request: pytest.FixtureRequest, redis_server: str) -> str:
+    """The URL of each Redis form rate limits are tested on: one server, a Cluster."""
+    if request.param == "redis":
+        return f"{redis_server}/{RATELIMIT_DB}"
+    cluster: str = request.getfixturevalue("redis_cluster")
+    return cluster
+
+
+@pytest.fixture(scope="module", params=["redis", "cluster", "sqlite", "postgresql"])
+def session_store(
+    request: pytest.FixtureRequest, redis_server: str, project: Path
+) -> Iterator[str]:
+    """The URL of each store sessions can be shared in: Redis (one server, a Cluster),
+    and the database backend on a SQLite file and on a PostgreSQL database of this
+    module's own."""
+    if request.param == "redis":
+        yield f"{redis_server}/{SESSION_DB}"
+    elif request.param == "cluster":
+        yield request.getfixturevalue("redis_cluster")
+    elif request.param == "sqlite":
+        yield f"sqlite:///{project / 'sessions.sqlite3'}"
+    else:
+        with fresh_database(request.getfixturevalue("postgresql_url")) as url:
+            yield url
+
+
+def flush(url: str) -> None:
+    """Empty a Redis store (the database stores are each the module's own)."""
+    if url.startswith("redis+cluster://"):
+        flush_cluster(url)
+    elif url.startswith("redis://"):
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()
+
+
 @contextmanager
-def scaled_out(project: Path, store_urls: tuple[str, str]) -> Iterator[Server]:
-    """A 4-worker server over empty stores, all workers booted."""
-    flush(store_urls)
-    with serve(project, "scaleproj.settings", workers=WORKERS, ready_path="/pid") as running:
+def scaled_out(project: Path, ratelimit_store: str, session_store: str) -> Iterator[Server]:
+    """A 4-worker server over empty Redis stores, rate limits in ``ratelimit_store`` and
+    sessions in ``session_store``, all workers booted."""
+    for url in (ratelimit_store, session_store):
+        flush(url)
+    env = {"LBACK_SESSION_BACKEND": session_store, "LBACK_RATELIMIT_BACKEND": ratelimit_store}
+    with serve(
+        project, "scaleproj.settings", workers=WORKERS, env=env, ready_path="/pid"
+    ) as running:
         assert len(running.worker_pids(WORKERS)) == WORKERS, running.log()
         yield running
 
 
 @pytest.fixture(scope="module")
-def server(project: Path, store_urls: tuple[str, str]) -> Iterator[Server]:
-    """Shared by the tests that leave the workers alone (each uses its own counters)."""
-    with scaled_out(project, store_urls) as running:
+def server(project: Path, ratelimit_store: str) -> Iterator[Server]:
+    """Shared by the rate-limit tests, which leave the workers alone (each uses its own
+    counters); the sessions share the store (under keys of their own)."""
+    with scaled_out(project, ratelimit_store, ratelimit_store) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def session_server(project: Path, redis_server: str, session_store: str) -> Iterator[Server]:
+    """Shared by the session tests that leave the workers alone, once per store."""
+    with scaled_out(project, f"{redis_server}/{RATELIMIT_DB}", session_store) as running:
         yield running
 
 
@@ -207,7 +237,8 @@ def test_a_rate_limit_is_exact_over_all_workers(server: Server, algorithm: str) 
     assert len(pids) > 1, "every request went to one worker; the test proved nothing"
 
 
-def test_b_a_session_written_by_one_worker_is_read_by_the_others(server: Server) -> None:
+def test_b_a_session_written_by_one_worker_is_read_by_the_others(session_server: Server) -> None:
+    server = session_server
     written = server.get("/session/write?value=written-once")
     writer = body(written)["pid"]
     cookie = session_cookie(written)
@@ -226,9 +257,10 @@ def test_b_a_session_written_by_one_worker_is_read_by_the_others(server: Server)
 
 
 def test_c_killing_a_worker_mid_load_loses_no_session(
-    project: Path, store_urls: tuple[str, str]
+    project: Path, redis_server: str, session_store: str
 ) -> None:
-    with scaled_out(project, store_urls) as server:  # its own: a worker dies here
+    limits = f"{redis_server}/{RATELIMIT_DB}"
+    with scaled_out(project, limits, session_store) as server:  # its own: a worker dies
         kill_a_worker_mid_load(server)
 
 

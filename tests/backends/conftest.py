@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -27,9 +26,9 @@ def redis_store(url: str, purpose: str = "rate limits") -> Store:
     return Store(open_backend(url, purpose=purpose), time.sleep)
 
 
-def database_store(path: Path) -> Store:
+def database_store(url: str) -> Store:
     clock = FakeClock()
-    backend = open_backend(f"sqlite:///{path / 'store.db'}", purpose="sessions")
+    backend = open_backend(url, purpose="sessions")
     backend.clock = clock  # type: ignore[attr-defined]
     return Store(backend, clock.advance)
 
@@ -62,15 +61,16 @@ def limiter(request: pytest.FixtureRequest) -> Iterator[Store]:
     store.backend.close()
 
 
-@pytest.fixture(params=["memory", *REDIS_KINDS, "database"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Each backend that stores sessions."""
+@pytest.fixture(params=["memory", *REDIS_KINDS, "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """Each backend that stores sessions: memory, Redis (one server, Cluster,
+    Sentinel), and the database backend on SQLite and on PostgreSQL."""
     if request.param == "memory":
         result = memory_store("sessions")
     elif request.param in REDIS_KINDS:
         result = redis_store(redis_url_for(request, request.param), "sessions")
     else:
-        result = database_store(tmp_path)
+        result = database_store(request.getfixturevalue(f"{request.param}_database"))
     yield result
     result.backend.close()
 

@@ -1,4 +1,5 @@
-"""The database backend on a real SQLite file: rows, expiry, purging, outages."""
+"""The database backend on a real SQLite file and a real PostgreSQL database: rows,
+expiry, purging, outages."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'sessions.db'}"
+def url(database_url: str) -> str:
+    return database_url
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,17 +48,18 @@ class TrackedSession(Session):
         super().close()
 
 
-def make_engine(path: Path, pool_timeout: float = 1) -> Engine:
-    """A SQLite file behind a pool of two connections: two leaks and requests time out."""
+def make_engine(url: str, pool_timeout: float = 1) -> Engine:
+    """The database behind a pool of two connections: two leaks and requests time out."""
     engine = create_engine(
-        f"sqlite:///{path}",
+        url,
         poolclass=QueuePool,
         pool_size=2,
         max_overflow=0,
         pool_timeout=pool_timeout,
     )
-    # Skip the fsync per commit: this tests sessions, not the disk.
-    event.listen(engine, "connect", lambda conn, record: conn.execute("PRAGMA synchronous=OFF"))
+    if engine.dialect.name == "sqlite":
+        # Skip the fsync per commit: this tests sessions, not the disk.
+        event.listen(engine, "connect", lambda conn, record: conn.execute("PRAGMA synchronous=OFF"))
     Base.metadata.create_all(engine)
     with Session(engine) as session, session.begin():
         session.add(Item(id=EXISTING))
@@ -116,8 +116,8 @@ class Database:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    engine = make_engine(tmp_path / "test.db")
+def db(database_url: str) -> Iterator[Database]:
+    engine = make_engine(database_url)
     yield Database(engine)
     engine.dispose()
 
@@ -422,10 +422,10 @@ def test_no_connection_leaks_under_load(
 
 
 def test_no_connection_leaks_with_concurrent_threads(
-    app_factory: AppFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    app_factory: AppFactory, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A longer pool timeout: 8 threads share 2 connections, and only a leak may fail this.
-    engine = make_engine(tmp_path / "threads.db", pool_timeout=10)
+    engine = make_engine(database_url, pool_timeout=10)
     db = Database(engine)
     app = build(app_factory, db)
     errors: list[BaseException] = []
@@ -464,9 +464,9 @@ def test_no_connection_leaks_with_concurrent_threads(
 
 
 def test_uses_the_db_session_built_from_database_url(
-    app_factory: AppFactory, tmp_path: Path, client_for: ClientFor
+    app_factory: AppFactory, database_url: str, client_for: ClientFor
 ) -> None:
-    app = app_factory(DATABASE_URL=f"sqlite:///{tmp_path}/t.db", MIDDLEWARES=[DB_SESSION])
+    app = app_factory(DATABASE_URL=database_url, MIDDLEWARES=[DB_SESSION])
     factory: sessionmaker[Session] = app.dependencies["db_session"]
     Base.metadata.create_all(factory.kw["bind"])
 

@@ -6,18 +6,18 @@ import json
 import logging
 import secrets
 import socket
-import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import inspect, select
 
 from lback_mw import App, ImproperlyConfigured, Request, Response
 from lback_mw.backends import BackendUnavailable
+from lback_mw.backends.database import store_table
 from lback_mw.middlewares.session import (
     DEFAULT_MAX_AGE,
     KEY_PREFIX,
@@ -433,14 +433,15 @@ def test_the_middleware_can_be_built_directly():
 # -- server-side stores ---------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "redis", "database"])
-def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each real store: one process's memory, Redis, and a SQLite file."""
+@pytest.fixture(params=["memory", "redis", "sqlite", "postgresql"])
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """Each real store: one process's memory, Redis, and a SQLite file and a
+    PostgreSQL database through the database backend."""
     if request.param == "memory":
         return "memory://"
     if request.param == "redis":
         return str(request.getfixturevalue("redis_url"))
-    return f"sqlite:///{tmp_path / 'sessions.db'}"
+    return str(request.getfixturevalue(f"{request.param}_database"))
 
 
 def stored_keys(app: App) -> list[str]:
@@ -453,16 +454,14 @@ def stored_keys(app: App) -> list[str]:
             return sorted(map(str, client.keys("*")))
         finally:
             client.close()
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///")
-        if not Path(path).exists():
-            return []
-        with sqlite3.connect(path) as db:
-            tables = db.execute("select name from sqlite_master where name='lback_mw_store'")
-            if tables.fetchone() is None:
-                return []
-            return sorted(row[0] for row in db.execute("select key from lback_mw_store"))
-    return sorted(backend._entries)
+    if url == "memory://":
+        return sorted(backend._entries)
+    # The database backend: its own engine (its url hides any password).
+    engine = backend._engine
+    if not inspect(engine).has_table(store_table.name):
+        return []
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(store_table.c.key)).scalars())
 
 
 def test_server_side_session_round_trips(app_factory, client_for, backend_url):
