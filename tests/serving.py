@@ -75,9 +75,9 @@ class _KeepRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_KeepRedirects)
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -90,25 +90,28 @@ def serve(
     workers: int = 2,
     env: Mapping[str, str] | None = None,
     ready_path: str = "/",
+    host: str = "127.0.0.1",
 ) -> Iterator[Server]:
     """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers.
+
+    ``host`` is the loopback address to bind (``127.0.0.2`` plays a second machine).
 
     ``env`` adds to a copy of this process's environment without its ``LBACK_*``
     variables. Any HTTP answer on ``ready_path`` (even a 404) counts as up. The
     server is terminated, then killed if it must be, when the block ends.
     """
-    port = free_port()
+    port = free_port(host)
     full_env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
     full_env["XDG_RUNTIME_DIR"] = str(cwd)  # gunicorn's control socket goes here
     full_env.update(env or {})
     log_path = cwd / f"serve-{port}.log"
     command = [sys.executable, "-m", "lback_mw", "serve", "--settings", settings]
-    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers), "--bind", f"{host}:{port}"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
-        server = Server(f"http://127.0.0.1:{port}", process, log_path)
+        server = Server(f"http://{host}:{port}", process, log_path)
         try:
             _wait_until_up(server, ready_path)
             yield server
