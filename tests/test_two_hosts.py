@@ -48,8 +48,6 @@ MIDDLEWARES = [
 """
 
 ROUTES_PY = """
-import socket
-
 from sqlalchemy import text
 
 from lback_mw import Route
