@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from lback_mw import App
 from lback_mw.backends import BackendUnavailable, RateLimitPolicy, open_backend
 from lback_mw.backends.breaker import Breaker, CircuitOpen, breaker_for
 from lback_mw.backends.redis import RedisBackend
@@ -98,3 +101,38 @@ def test_one_probe_at_a_time_once_the_interval_passed() -> None:
 def test_one_breaker_per_server_name() -> None:
     assert breaker_for("redis://192.0.2.1:6379") is breaker_for("redis://192.0.2.1:6379")
     assert breaker_for("redis://192.0.2.1:6379") is not breaker_for("redis://192.0.2.1:6380")
+
+
+def test_the_session_and_rate_limit_middleware_share_the_breaker(
+    app_factory: Callable[..., App], redis_server: str
+) -> None:
+    app = app_factory(
+        DEBUG=True,
+        SESSION_BACKEND=f"{redis_server}/1",
+        RATELIMIT_BACKEND=f"{redis_server}/2",
+        MIDDLEWARES=[
+            "lback_mw.middlewares.SessionMiddleware",
+            {"class": "lback_mw.middlewares.RateLimitMiddleware", "params": {"limit": "5/minute"}},
+        ],
+    )
+    session, limiter = (layer.instance for layer in app.chain)
+    # Two databases of one server: one breaker, so a hang costs one timeout, not two.
+    assert session.backend.breaker is limiter.backend.breaker
+
+
+def test_a_forked_worker_starts_with_no_breaker_open() -> None:
+    """gunicorn forks workers from a master that may have met a failure: the child
+    decides for itself. Run in a fresh interpreter: pytest's process has threads."""
+    script = """
+import os
+from lback_mw.backends.breaker import breaker_for
+breaker_for("redis://192.0.2.1:6379").failed(TimeoutError("hung"))
+assert breaker_for("redis://192.0.2.1:6379").is_open
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if not breaker_for("redis://192.0.2.1:6379").is_open else 1)
+_, status = os.waitpid(pid, 0)
+raise SystemExit(os.waitstatus_to_exitcode(status))
+"""
+    result = subprocess.run([sys.executable, "-c", script], timeout=60, check=False)
+    assert result.returncode == 0
