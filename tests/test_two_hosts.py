@@ -225,6 +225,7 @@ def test_a_host_stopped_mid_load_loses_no_stored_session(
             for future in clients:
                 future.result(timeout=15)
 
+    print(f"\nhost B killed mid-load: {balancer.failed_over} request(s) retried on host A")
     assert balancer.down == {victim.url}
     # Every stored session, wherever it was written, still reads back from host A.
     for value, cookie in sessions.items():
