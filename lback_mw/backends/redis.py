@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from ..exceptions import ImproperlyConfigured
 from .base import Backend, check_ttl
@@ -20,7 +20,7 @@ from .ratelimit import RateLimitPolicy, RateLimitResult
 
 try:
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     from .redis_clients import Client, parse_target
@@ -29,8 +29,6 @@ except ImportError as exc:
         "A redis:// backend needs the redis package, which is not installed. "
         "Install it with: pip install 'lback_mw[redis]'"
     ) from exc
-
-T = TypeVar("T")
 
 # KEYS[1]: the counter. ARGV: limit, window in ms. Mirrors ratelimit.fixed_window;
 # the window's end is the key's expiry, kept by the server's clock.
@@ -189,7 +187,9 @@ class RedisBackend(Backend):
                 client, operation
             )
             result = function(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        # RedisClusterException is no RedisError: it is how a cluster client says that
+        # none of the listed nodes answered while it read the slot map.
+        except (RedisConnectionError, RedisTimeoutError, RedisClusterException) as exc:
             breaker.failed(exc)
             raise self.unavailable(exc) from exc
         except RedisError as exc:  # a server that answers but refuses (READONLY, OOM)

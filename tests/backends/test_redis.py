@@ -130,6 +130,24 @@ def test_unreachable_redis(closed_port: int) -> None:
             assert isinstance(info.value.__cause__, redis.ConnectionError)
 
 
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        pytest.param("redis+cluster://127.0.0.1:{port}", "RedisClusterException", id="cluster"),
+        pytest.param(
+            "redis+sentinel://127.0.0.1:{port}/mymaster", "MasterNotFoundError", id="sentinel"
+        ),
+    ],
+)
+def test_unreachable_cluster_or_sentinel(closed_port: int, url: str, cause: str) -> None:
+    """No node answers: BackendUnavailable (a 503 or failing open), never the driver's
+    own exception (a 500), and the breaker opens as for one server."""
+    with open_backend(url.format(port=closed_port), purpose="sessions") as backend:
+        with pytest.raises(BackendUnavailable, match=f"is unavailable: {cause}: "):
+            backend.get("session:k")
+        assert backend.breaker.is_open  # type: ignore[attr-defined]
+
+
 def test_after_a_failure_calls_fail_fast_for_a_while(closed_port: int) -> None:
     """A dead Redis costs one connection attempt per RETRY_INTERVAL, not one per request."""
     clock = FakeClock()
