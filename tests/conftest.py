@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +13,8 @@ import pytest
 from lback_mw import App
 from lback_mw.testing import Client, make_app
 
-from .databases import fresh_database, postgresql_cluster, unavailable
+from .databases import fresh_database, postgresql_cluster
+from .redis_servers import RedisProcesses, SentinelSet, start_cluster, start_sentinel_set
 from .serving import free_port
 
 
@@ -101,31 +98,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Skips with the reason when the binary is missing (fails under ``CI=true``: CI
     installs it). Persistence is off, and the server stops with the session.
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        unavailable("redis-server is not installed (apt-get install redis-server)")
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    servers = RedisProcesses(tmp_path_factory.mktemp("redis"))
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on 127.0.0.1:{port}")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
+        yield f"redis://127.0.0.1:{servers.start()}"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-master Redis Cluster on 127.0.0.1 for the session; yields its URL."""
+    servers = RedisProcesses(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield start_cluster(servers)
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """A master, a replica and a Sentinel on 127.0.0.1 for the session."""
+    servers = RedisProcesses(tmp_path_factory.mktemp("redis-sentinel"))
+    try:
+        yield start_sentinel_set(servers)
+    finally:
+        servers.stop()
 
 
 @pytest.fixture

@@ -77,9 +77,9 @@ class _KeepRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_KeepRedirects)
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -92,13 +92,15 @@ def serve(
     workers: int = 2,
     env: Mapping[str, str] | None = None,
     ready_path: str = "/",
+    host: str = "127.0.0.1",
 ) -> Iterator[Server]:
     """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers
-    (see :func:`started`)."""
-    port = free_port()
+    (see :func:`started`). ``host`` is the loopback address to bind (``127.0.0.2`` plays
+    a second machine)."""
+    port = free_port(host)
     command = [sys.executable, "-m", "lback_mw", "serve", "--settings", settings]
-    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
-    with started(command, cwd, port, env=env, ready_path=ready_path) as server:
+    command += ["--workers", str(workers), "--bind", f"{host}:{port}"]
+    with started(command, cwd, port, env=env, ready_path=ready_path, host=host) as server:
         yield server
 
 
@@ -110,8 +112,9 @@ def started(
     *,
     env: Mapping[str, str] | None = None,
     ready_path: str = "/",
+    host: str = "127.0.0.1",
 ) -> Iterator[Server]:
-    """Run ``command`` in ``cwd`` until 127.0.0.1:``port`` answers; stop it after.
+    """Run ``command`` in ``cwd`` until ``host``:``port`` answers; stop it after.
 
     ``env`` adds to a copy of this process's environment without its ``LBACK_*``
     variables. Any HTTP answer on ``ready_path`` (even a 404) counts as up. The
@@ -122,7 +125,7 @@ def started(
     full_env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
     full_env["XDG_RUNTIME_DIR"] = str(cwd)  # gunicorn's control socket goes here
     full_env.update(env or {})
-    log_path = cwd / f"server-{port}.log"
+    log_path = cwd / f"server-{host}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -132,7 +135,7 @@ def started(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    server = Server(f"http://{host}:{port}", process, log_path)
     try:
         _wait_until_up(server, ready_path)
         yield server

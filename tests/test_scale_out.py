@@ -1,5 +1,6 @@
-"""Scale-out: ``lback-mw serve --workers 4`` with rate limits in Redis, and sessions
-in Redis, in a SQLite file and in PostgreSQL.
+"""Scale-out: ``lback-mw serve --workers 4`` with rate limits in Redis (one server and
+a 3-master Redis Cluster), and sessions in both of those, in a SQLite file and in
+PostgreSQL.
 
 What one process gets right, four must get right together: a rate limit is one
 count over every worker, a session written by one worker is read by any other,
@@ -29,6 +30,7 @@ import pytest
 import redis
 
 from .databases import fresh_database
+from .redis_servers import flush_cluster
 from .serving import HTTPResult, Server, serve
 
 T = TypeVar("T")
@@ -120,14 +122,26 @@ def project(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Path
     return root
 
 
-@pytest.fixture(scope="module", params=["redis", "sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["redis", "cluster"])
+def ratelimit_store(request: pytest.FixtureRequest, redis_server: str) -> str:
+    """The URL of each Redis form rate limits are tested on: one server, a Cluster."""
+    if request.param == "redis":
+        return f"{redis_server}/{RATELIMIT_DB}"
+    cluster: str = request.getfixturevalue("redis_cluster")
+    return cluster
+
+
+@pytest.fixture(scope="module", params=["redis", "cluster", "sqlite", "postgresql"])
 def session_store(
     request: pytest.FixtureRequest, redis_server: str, project: Path
 ) -> Iterator[str]:
-    """The URL of each store sessions can be shared in: Redis, and the database backend
-    on a SQLite file and on a PostgreSQL database of this module's own."""
+    """The URL of each store sessions can be shared in: Redis (one server, a Cluster),
+    and the database backend on a SQLite file and on a PostgreSQL database of this
+    module's own."""
     if request.param == "redis":
         yield f"{redis_server}/{SESSION_DB}"
+    elif request.param == "cluster":
+        yield request.getfixturevalue("redis_cluster")
     elif request.param == "sqlite":
         yield f"sqlite:///{project / 'sessions.sqlite3'}"
     else:
@@ -135,14 +149,22 @@ def session_store(
             yield url
 
 
-@contextmanager
-def scaled_out(project: Path, redis_server: str, session_store: str) -> Iterator[Server]:
-    """A 4-worker server over empty Redis databases, sessions in ``session_store``,
-    all workers booted."""
-    for db in (SESSION_DB, RATELIMIT_DB):
-        with redis.Redis.from_url(f"{redis_server}/{db}") as client:
+def flush(url: str) -> None:
+    """Empty a Redis store (the database stores are each the module's own)."""
+    if url.startswith("redis+cluster://"):
+        flush_cluster(url)
+    elif url.startswith("redis://"):
+        with redis.Redis.from_url(url) as client:
             client.flushdb()
-    env = {"LBACK_SESSION_BACKEND": session_store}
+
+
+@contextmanager
+def scaled_out(project: Path, ratelimit_store: str, session_store: str) -> Iterator[Server]:
+    """A 4-worker server over empty Redis stores, rate limits in ``ratelimit_store`` and
+    sessions in ``session_store``, all workers booted."""
+    for url in (ratelimit_store, session_store):
+        flush(url)
+    env = {"LBACK_SESSION_BACKEND": session_store, "LBACK_RATELIMIT_BACKEND": ratelimit_store}
     with serve(
         project, "scaleproj.settings", workers=WORKERS, env=env, ready_path="/pid"
     ) as running:
@@ -151,17 +173,17 @@ def scaled_out(project: Path, redis_server: str, session_store: str) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def server(project: Path, redis_server: str) -> Iterator[Server]:
+def server(project: Path, ratelimit_store: str) -> Iterator[Server]:
     """Shared by the rate-limit tests, which leave the workers alone (each uses its own
-    counters)."""
-    with scaled_out(project, redis_server, f"{redis_server}/{SESSION_DB}") as running:
+    counters); the sessions share the store (under keys of their own)."""
+    with scaled_out(project, ratelimit_store, ratelimit_store) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def session_server(project: Path, redis_server: str, session_store: str) -> Iterator[Server]:
     """Shared by the session tests that leave the workers alone, once per store."""
-    with scaled_out(project, redis_server, session_store) as running:
+    with scaled_out(project, f"{redis_server}/{RATELIMIT_DB}", session_store) as running:
         yield running
 
 
@@ -237,7 +259,8 @@ def test_b_a_session_written_by_one_worker_is_read_by_the_others(session_server:
 def test_c_killing_a_worker_mid_load_loses_no_session(
     project: Path, redis_server: str, session_store: str
 ) -> None:
-    with scaled_out(project, redis_server, session_store) as server:  # its own: a worker dies
+    limits = f"{redis_server}/{RATELIMIT_DB}"
+    with scaled_out(project, limits, session_store) as server:  # its own: a worker dies
         kill_a_worker_mid_load(server)
 
 

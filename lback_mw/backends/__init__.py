@@ -3,7 +3,8 @@
 ``open_backend(url, purpose=...)`` picks the backend from the URL's scheme:
 
 * ``memory://`` (``memory://?max_entries=10000``): one process; see :mod:`.memory`.
-* ``redis://``, ``rediss://``, ``unix://``: Redis, shared by every worker; see :mod:`.redis`.
+* ``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://``, ``redis+cluster://``:
+  Redis, shared by every worker; see :mod:`.redis` and :mod:`.redis_clients`.
 * any other URL is a SQLAlchemy database URL (``sqlite:///sessions.db``,
   ``postgresql://...``): sessions only; see :mod:`.database`.
 
@@ -34,12 +35,13 @@ __all__ = [
 
 #: What a backend can be opened for; the purpose appears in every message.
 PURPOSES = ("sessions", "rate limits")
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
 #: For the error about a URL nothing can open.
 ACCEPTED_FORMS = (
     "memory:// (one process; optionally memory://?max_entries=10000), "
     "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
-    "unix:///path/to/redis.sock?db=0, or a SQLAlchemy database URL such as "
+    "unix:///path/to/redis.sock?db=0, redis+sentinel://host:26379[,host:26379]/service[/db], "
+    "redis+cluster://host:6379[,host:6379], or a SQLAlchemy database URL such as "
     "sqlite:///sessions.db or postgresql://user:password@host/dbname (sessions only)"
 )
 _KNOWN_SCHEMES = ("memory", *REDIS_SCHEMES, "sqlite", "postgresql", "mysql", "mariadb", "oracle")

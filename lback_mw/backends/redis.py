@@ -9,38 +9,26 @@ They mirror the Python functions of :mod:`lback_mw.backends.ratelimit`.
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Any, cast
 
 from ..exceptions import ImproperlyConfigured
 from .base import Backend, check_ttl
+from .breaker import Breaker, CircuitOpen, breaker_for
 from .ratelimit import RateLimitPolicy, RateLimitResult
 
 try:
-    import redis
-    from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from redis.retry import Retry
+
+    from .redis_clients import Client, parse_target
 except ImportError as exc:
     raise ImproperlyConfigured(
         "A redis:// backend needs the redis package, which is not installed. "
         "Install it with: pip install 'lback_mw[redis]'"
     ) from exc
-
-T = TypeVar("T")
-
-#: Socket timeouts (seconds) unless the URL sets ``socket_connect_timeout`` or
-#: ``socket_timeout``: a request waits at most this long for a dead Redis.
-DEFAULT_TIMEOUT = 1.0
-DEFAULT_KEY_PREFIX = "lback_mw:"
-#: After the server could not be reached, calls fail at once for this many
-#: seconds instead of each waiting for a timeout (a blackholed Redis would
-#: otherwise hold every request for the connect timeout).
-RETRY_INTERVAL = 1.0
 
 # KEYS[1]: the counter. ARGV: limit, window in ms. Mirrors ratelimit.fixed_window;
 # the window's end is the key's expiry, kept by the server's clock.
@@ -116,82 +104,50 @@ _SCRIPTS = {
 class RedisBackend(Backend):
     """Keys under ``key_prefix`` (``?key_prefix=`` in the URL) with server-side TTLs.
 
-    The URL is redis-py's (``redis://[[user]:[password]@]host[:port][/db]``,
-    ``rediss://`` for TLS, ``unix:///path.sock?db=0``), with its query options
-    (``socket_timeout``, ``socket_connect_timeout``, ``max_connections``...).
-
-    :param clock: the monotonic clock of :data:`RETRY_INTERVAL`; never used for
-        rate-limit time, which comes from the server.
+    The URL is one of :mod:`.redis_clients`' forms: ``redis://``, ``rediss://``,
+    ``unix://``, ``redis+sentinel://`` or ``redis+cluster://``, with redis-py's
+    options in the query. Calls go through the :class:`~.breaker.Breaker` of the
+    server, shared with every other backend of this process on that server.
     """
 
-    def __init__(
-        self, url: str, *, purpose: str, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, url: str, *, purpose: str) -> None:
         super().__init__(url, purpose=purpose)
-        parts = urlsplit(url)
-        options = parse_qsl(parts.query, keep_blank_values=True)
-        self.key_prefix = DEFAULT_KEY_PREFIX
-        passed = []
-        for name, value in options:
-            if name == "key_prefix":
-                self.key_prefix = value
-            elif name == "decode_responses":
-                raise ImproperlyConfigured(
-                    f"The {purpose} backend URL {self.url}: remove decode_responses; the "
-                    "backend stores bytes and decodes nothing."
-                )
-            else:
-                passed.append((name, value))
-        client_url = url.partition("?")[0] + (f"?{urlencode(passed)}" if passed else "")
-        try:
-            self._client = redis.Redis.from_url(
-                client_url,
-                socket_connect_timeout=DEFAULT_TIMEOUT,
-                socket_timeout=DEFAULT_TIMEOUT,
-                # One immediate retry heals a pooled connection the server closed;
-                # more would multiply the wait for a Redis that is really down.
-                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-            )
-            pool = self._client.connection_pool
-            # Build (not connect) one connection now, so an unknown URL option is
-            # reported at start-up rather than on the first request.
-            pool.connection_class(**pool.connection_kwargs)
-        except (ValueError, TypeError) as exc:
-            raise ImproperlyConfigured(
-                f"The {purpose} backend URL {self.url} is not usable: {exc}"
-            ) from exc
-        self._scripts = {
-            name: self._client.register_script(source) for name, source in _SCRIPTS.items()
-        }
-        self.clock = clock
-        self._down_until = 0.0
-        self._down_error: BaseException | None = None
+        target = parse_target(url, self.url, purpose)
+        self.key_prefix = target.key_prefix
+        #: The server's breaker; its ``is_open`` says whether calls fail at once.
+        self.breaker: Breaker = breaker_for(target.server)
+        self._connect = target.connect
+        self._client_or_none: Client | None = None
+        self._client_lock = threading.Lock()
+        #: Algorithm name -> its registered script, once the client is built.
+        self._scripts: dict[str, Any] = {}
 
     def get(self, key: str) -> bytes | None:
-        # Bytes: the client never decodes (decode_responses is refused above).
-        return cast("bytes | None", self._call(self._client.get, self.key_prefix + key))
+        # Bytes: the client never decodes (decode_responses is refused by the URL parser).
+        return cast("bytes | None", self._call("get", self.key_prefix + key))
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         check_ttl(ttl)
-        self._call(self._client.set, self.key_prefix + key, value, ex=ttl)
+        self._call("set", self.key_prefix + key, value, ex=ttl)
 
     def add(self, key: str, value: bytes, ttl: int) -> bool:
         check_ttl(ttl)
-        return bool(self._call(self._client.set, self.key_prefix + key, value, ex=ttl, nx=True))
+        return bool(self._call("set", self.key_prefix + key, value, ex=ttl, nx=True))
 
     def replace(self, key: str, value: bytes, ttl: int) -> bool:
         check_ttl(ttl)
-        return bool(self._call(self._client.set, self.key_prefix + key, value, ex=ttl, xx=True))
+        return bool(self._call("set", self.key_prefix + key, value, ex=ttl, xx=True))
 
     def delete(self, key: str) -> None:
-        self._call(self._client.delete, self.key_prefix + key)
+        self._call("delete", self.key_prefix + key)
 
     def hit(self, key: str, policy: RateLimitPolicy) -> RateLimitResult:
-        script = self._scripts[policy.algorithm]
         window_ms = max(1, round(policy.window * 1000))
-        full_key = f"{self.key_prefix}ratelimit:{policy.algorithm}:{key}"
+        # The braces are a hash tag: on a Redis Cluster the slot is chosen from the
+        # tag alone, so whatever keys a limit's script touches sit on one node.
+        full_key = f"{self.key_prefix}ratelimit:{policy.algorithm}:{{{key}}}"
         allowed, remaining, reset_us, retry_us = self._call(
-            script, keys=[full_key], args=[policy.limit, window_ms]
+            policy.algorithm, keys=[full_key], args=[policy.limit, window_ms]
         )
         return RateLimitResult(
             allowed=bool(allowed),
@@ -202,15 +158,42 @@ class RedisBackend(Backend):
         )
 
     def close(self) -> None:
-        self._client.close()
+        if self._client_or_none is not None:
+            self._client_or_none.close()
 
-    def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if self._down_error is not None and self.clock() < self._down_until:
-            raise self.unavailable(self._down_error) from self._down_error
+    def _client(self) -> Client:
+        client = self._client_or_none
+        if client is None:
+            with self._client_lock:
+                client = self._client_or_none
+                if client is None:
+                    client = self._connect()
+                    for name, source in _SCRIPTS.items():
+                        self._scripts[name] = client.register_script(source)
+                    self._client_or_none = client
+        return client
+
+    def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """Run a client method (or a script, by algorithm name) through the breaker."""
+        breaker = self.breaker
         try:
-            return function(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            self._down_error, self._down_until = exc, self.clock() + RETRY_INTERVAL
+            breaker.before_call()
+        except CircuitOpen as exc:
+            cause = exc.__cause__ or exc
+            raise self.unavailable(cause) from cause
+        try:
+            client = self._client()
+            function: Callable[..., Any] = self._scripts.get(operation) or getattr(
+                client, operation
+            )
+            result = function(*args, **kwargs)
+        # RedisClusterException is no RedisError: it is how a cluster client says that
+        # none of the listed nodes answered while it read the slot map.
+        except (RedisConnectionError, RedisTimeoutError, RedisClusterException) as exc:
+            breaker.failed(exc)
             raise self.unavailable(exc) from exc
         except RedisError as exc:  # a server that answers but refuses (READONLY, OOM)
+            breaker.succeeded()
             raise self.unavailable(exc) from exc
+        breaker.succeeded()
+        return result

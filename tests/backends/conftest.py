@@ -9,6 +9,7 @@ import pytest
 
 from lback_mw.backends import open_backend
 
+from ..redis_servers import SentinelSet, flush_cluster
 from .support import FakeClock, Store, unused_port
 
 
@@ -32,25 +33,42 @@ def database_store(url: str) -> Store:
     return Store(backend, clock.advance)
 
 
-@pytest.fixture(params=["memory", "redis"])
+def redis_url_for(request: pytest.FixtureRequest, kind: str) -> str:
+    """An empty Redis of ``kind``: one server, a Cluster or a Sentinel-watched master."""
+    if kind == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    if kind == "cluster":
+        url = request.getfixturevalue("redis_cluster")
+        flush_cluster(url)
+        return url
+    sentinels: SentinelSet = request.getfixturevalue("redis_sentinel")
+    sentinels.servers.client(sentinels.current_master()).flushall()
+    return sentinels.url()
+
+
+REDIS_KINDS = ["redis", "cluster", "sentinel"]
+
+
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 def limiter(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """Each backend that rate-limits, so one test checks that both agree."""
+    """Each backend that rate-limits, so one test checks that all agree."""
     if request.param == "memory":
         store = memory_store()
     else:
-        store = redis_store(request.getfixturevalue("redis_url"))
+        store = redis_store(redis_url_for(request, request.param))
     yield store
     store.backend.close()
 
 
-@pytest.fixture(params=["memory", "redis", "sqlite", "postgresql"])
+@pytest.fixture(params=["memory", *REDIS_KINDS, "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """Each backend that stores sessions: memory, Redis, and the database backend on
-    SQLite and on PostgreSQL."""
+    """Each backend that stores sessions: memory, Redis (one server, Cluster,
+    Sentinel), and the database backend on SQLite and on PostgreSQL."""
     if request.param == "memory":
         result = memory_store("sessions")
-    elif request.param == "redis":
-        result = redis_store(request.getfixturevalue("redis_url"), "sessions")
+    elif request.param in REDIS_KINDS:
+        result = redis_store(redis_url_for(request, request.param), "sessions")
     else:
         result = database_store(request.getfixturevalue(f"{request.param}_database"))
     yield result

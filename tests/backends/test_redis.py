@@ -12,7 +12,9 @@ import redis
 
 from lback_mw import ImproperlyConfigured
 from lback_mw.backends import BackendUnavailable, RateLimitPolicy, open_backend
-from lback_mw.backends.redis import DEFAULT_TIMEOUT, RETRY_INTERVAL, RedisBackend
+from lback_mw.backends.breaker import RETRY_INTERVAL
+from lback_mw.backends.redis import RedisBackend
+from lback_mw.backends.redis_clients import DEFAULT_TIMEOUT
 
 from .support import FakeClock
 
@@ -47,7 +49,7 @@ def test_key_prefix_from_the_url(redis_url: str, raw: redis.Redis) -> None:
     with open_backend(f"{redis_url}?key_prefix=shop:", purpose="sessions") as backend:
         backend.set("a", b"1", ttl=60)
         backend.hit("ip:1.2.3.4", RateLimitPolicy(5, 60, "token_bucket"))
-    assert sorted(raw.keys()) == [b"shop:a", b"shop:ratelimit:token_bucket:ip:1.2.3.4"]
+    assert sorted(raw.keys()) == [b"shop:a", b"shop:ratelimit:token_bucket:{ip:1.2.3.4}"]
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -96,7 +98,7 @@ def test_worker_clocks_do_not_matter(
 
 
 def test_a_server_error_is_backend_unavailable(redis_url: str, raw: redis.Redis) -> None:
-    raw.set("lback_mw:ratelimit:sliding_window:k", b"not a sorted set")
+    raw.set("lback_mw:ratelimit:sliding_window:{k}", b"not a sorted set")
     with (
         open_backend(redis_url, purpose="rate limits") as backend,
         pytest.raises(BackendUnavailable, match="WRONGTYPE"),
@@ -128,10 +130,29 @@ def test_unreachable_redis(closed_port: int) -> None:
             assert isinstance(info.value.__cause__, redis.ConnectionError)
 
 
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        pytest.param("redis+cluster://127.0.0.1:{port}", "RedisClusterException", id="cluster"),
+        pytest.param(
+            "redis+sentinel://127.0.0.1:{port}/mymaster", "MasterNotFoundError", id="sentinel"
+        ),
+    ],
+)
+def test_unreachable_cluster_or_sentinel(closed_port: int, url: str, cause: str) -> None:
+    """No node answers: BackendUnavailable (a 503 or failing open), never the driver's
+    own exception (a 500), and the breaker opens as for one server."""
+    with open_backend(url.format(port=closed_port), purpose="sessions") as backend:
+        with pytest.raises(BackendUnavailable, match=f"is unavailable: {cause}: "):
+            backend.get("session:k")
+        assert backend.breaker.is_open  # type: ignore[attr-defined]
+
+
 def test_after_a_failure_calls_fail_fast_for_a_while(closed_port: int) -> None:
     """A dead Redis costs one connection attempt per RETRY_INTERVAL, not one per request."""
     clock = FakeClock()
-    with RedisBackend(f"redis://127.0.0.1:{closed_port}/0", purpose="sessions", clock=clock) as b:
+    with RedisBackend(f"redis://127.0.0.1:{closed_port}/0", purpose="sessions") as b:
+        b.breaker.clock = clock
         with pytest.raises(BackendUnavailable) as first:
             b.get("k")
         clock.advance(RETRY_INTERVAL / 2)
@@ -146,11 +167,11 @@ def test_after_a_failure_calls_fail_fast_for_a_while(closed_port: int) -> None:
 
 def test_socket_timeouts(redis_url: str) -> None:
     with open_backend(redis_url, purpose="sessions") as backend:
-        options = backend._client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
+        options = backend._client().connection_pool.connection_kwargs  # type: ignore[attr-defined]
         assert options["socket_timeout"] == options["socket_connect_timeout"] == DEFAULT_TIMEOUT
     url = f"{redis_url}?socket_timeout=0.25&socket_connect_timeout=0.5"
     with open_backend(url, purpose="sessions") as backend:
-        options = backend._client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
+        options = backend._client().connection_pool.connection_kwargs  # type: ignore[attr-defined]
         assert (options["socket_timeout"], options["socket_connect_timeout"]) == (0.25, 0.5)
 
 
@@ -171,6 +192,7 @@ def test_bad_url_options_are_refused_when_opened(query: str, message: str) -> No
 def test_redis_package_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)  # makes "import redis" fail
     monkeypatch.delitem(sys.modules, "lback_mw.backends.redis")
+    monkeypatch.delitem(sys.modules, "lback_mw.backends.redis_clients")
     with pytest.raises(ImproperlyConfigured) as info:
         open_backend("redis://127.0.0.1:6379/0", purpose="sessions")
     assert "pip install 'lback_mw[redis]'" in str(info.value)

@@ -18,6 +18,8 @@ from lback_mw.backends.redis import RedisBackend
         ("redis://127.0.0.1:6379/0", RedisBackend),
         ("rediss://127.0.0.1:6380/1", RedisBackend),
         ("unix:///run/redis.sock?db=2", RedisBackend),
+        ("redis+sentinel://127.0.0.1:26379,127.0.0.2/mymaster/3", RedisBackend),
+        ("redis+cluster://127.0.0.1:7000,127.0.0.1:7001", RedisBackend),
     ],
 )
 def test_scheme_picks_the_backend(url: str, kind: type) -> None:
@@ -88,3 +90,45 @@ def test_purpose_is_checked() -> None:
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param(
+            "redis+sentinel://:pw@127.0.0.1:26379",
+            "redis+sentinel://:***@127.0.0.1:26379: it names no service; write "
+            "redis+sentinel://host:26379/mymaster",
+            id="sentinel without service",
+        ),
+        pytest.param(
+            "redis+sentinel://127.0.0.1:26379/mymaster/one",
+            "the database 'one' must be a number, like /0",
+            id="sentinel bad db",
+        ),
+        pytest.param(
+            "redis+cluster://127.0.0.1:7000/2",
+            "a Redis Cluster has database 0 only; remove the /db",
+            id="cluster db",
+        ),
+        pytest.param(
+            "redis+cluster://127.0.0.1:7000,:7001",
+            "':7001' is not host:port; list nodes as host:port,host:port",
+            id="cluster node without host",
+        ),
+        pytest.param(
+            "redis+cluster://127.0.0.1:7000?sokcet_timeout=1",
+            "unexpected keyword argument 'sokcet_timeout'",
+            id="cluster option typo",
+        ),
+        pytest.param(
+            "redis://127.0.0.1/0?sentinel_password=x",
+            "sentinel_password is for redis+sentinel:// URLs only",
+            id="sentinel option elsewhere",
+        ),
+    ],
+)
+def test_sentinel_and_cluster_url_mistakes(url: str, message: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        open_backend(url, purpose="rate limits")
+    assert message in str(info.value)
