@@ -118,7 +118,7 @@ def test_middleware_without_hooks_is_reported() -> None:
     assert warning.id == "noop-middleware"
     assert warning.message.startswith(
         f"MIDDLEWARES[1] ('{__name__}.DoesNothing') overrides none of process_request, "
-        "process_response, process_exception, so it does nothing per request."
+        "process_view, process_response, process_exception, so it does nothing per request."
     )
     assert "raise MiddlewareNotUsed" in warning.message
 
