@@ -488,7 +488,9 @@ def describe_middleware(app: App) -> dict[str, list[dict[str, Any]]]:
 
 def _run_order(layers: Sequence[Layer], hook: str) -> dict[int, int]:
     """1-based turn of each layer that takes part in ``hook``, keyed by ``id(layer)``."""
-    taking_part = [layer for layer in layers if layer.style == "call_next" or hook in layer.hooks]
+    taking_part = [
+        layer for layer in layers if layer.style in ("call_next", "django") or hook in layer.hooks
+    ]
     return {id(layer): turn for turn, layer in enumerate(taking_part, 1)}
 
 

@@ -114,6 +114,7 @@ class Dispatcher:
         self._views = _ViewCall(router)
         #: The one chain every route shares, when no route differs (the common case).
         self._single: Handler | None = None
+        self._in_use: set[int] = set()
         self._shared: dict[tuple[Any, ...], Handler] = {}
         #: ``id(rule)`` -> handler (rules are unhashable), and the handler of the
         #: router's automatic OPTIONS answer.
@@ -160,12 +161,16 @@ class Dispatcher:
             layers = [*kept, *self._view_stage(kept), *own, *self._view_stage(own)]
             handler = self._shared[key] = build_handler(layers, self._views.call, self._errors)
         self._handlers[id(rule)] = handler
-        self._single = handler if len(self._shared) == 1 else None
+        self._in_use.add(id(handler))
+        self._single = handler if len(self._in_use) == 1 else None
         if self._router.answers_options(rule):
             # No view, so no process_view: the router answers with Allow.
-            self._options[id(rule)] = build_handler(
-                [*kept, *own], self._router.options_response, self._errors
-            )
+            options = self._shared.get(("OPTIONS", *key))
+            if options is None:
+                options = self._shared[("OPTIONS", *key)] = build_handler(
+                    [*kept, *own], self._router.options_response, self._errors
+                )
+            self._options[id(rule)] = options
         return handler
 
     def _view_stage(self, layers: Sequence[Layer]) -> list[Layer]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -104,21 +105,8 @@ def scoped(layer: Layer, scope: PathScope) -> Layer:
     other route has the decision compiled in (the layer is in its chain or not).
     """
     guard = _ScopeGuard(layer, scope)
-    hooks = layer.hooks
-    if layer.style == "call_next":
-        hooks = ("dispatch",)
-    return Layer(
-        layer.label,
-        layer.path,
-        guard,
-        layer.style,
-        hooks,
-        layer.params,
-        layer.injected,
-        layer.overridden,
-        layer.scope,
-        guard.get_response,
-    )
+    hooks = ("dispatch",) if layer.style == "call_next" else layer.hooks
+    return replace(layer, instance=guard, hooks=hooks)
 
 
 class _HookRun:

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, Request, Response, Route
 from lback_mw.middlewares import csrf_exempt
+from lback_mw.middlewares.base import CallNext
 from lback_mw.routing import Router
 from lback_mw.testing import Client
 
@@ -124,6 +125,24 @@ def test_a_scoped_entry_runs_none_of_its_hooks_outside_its_paths(
         "/x/7": ["not-health"],
         "/api/no/such": ["not-health", "api"],  # 404s are scoped by their path too
     }
+
+
+class Around:
+    """A ``dispatch(request, call_next)`` layer that marks the response."""
+
+    def dispatch(self, request: Request, call_next: CallNext) -> WerkzeugResponse:
+        response = call_next(request)
+        response.headers.add("X-Trail", "around")
+        return response
+
+
+def test_a_scoped_call_next_layer_passes_other_paths_straight_through(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    app = app_factory(MIDDLEWARES=[{"class": Around, "paths": ["/n/1"]}])
+    app.route("/n/<int:id>")(lambda request, id: str(id))  # decided per request
+    client = client_for(app)
+    assert [client.get(f"/n/{n}").headers.getlist("X-Trail") for n in (1, 2)] == [["around"], []]
 
 
 def test_route_middleware_runs_inside_the_global_chain_and_only_for_its_route(

@@ -287,7 +287,11 @@ def _build(app_factory: Callable[..., App], scenario: Scenario, log: list[str]) 
 
     @app.route(
         "/<name>" if scenario.dynamic else "/x",
-        middleware=[scenario.entry(i) for i, p in enumerate(placements) if p == "route"],
+        # A route entry that raises MiddlewareNotUsed is left out; the rest run.
+        middleware=[
+            "tests.sample_middlewares.NotUsed",
+            *(scenario.entry(i) for i, p in enumerate(placements) if p == "route"),
+        ],
         exclude_middleware=[Excluded] if "excluded" in placements else [],
     )
     def view(request: Request, name: str = "x") -> str:
