@@ -10,6 +10,7 @@ import pytest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, Request, Response, Route
+from lback_mw.cli import describe_middleware
 from lback_mw.middlewares import csrf_exempt
 from lback_mw.middlewares.base import CallNext
 from lback_mw.routing import Router
@@ -315,6 +316,9 @@ def test_a_django_middleware_runs_as_it_is(
     [layer] = [layer for layer in app.chain if layer.style == "django"]
     assert layer.hooks == ("__call__", "process_view", "process_exception")
     assert layer.injected == ["log"]
+    # lback-mw middleware gives it its turn both ways, as a call_next layer.
+    entry = describe_middleware(app)["chain"][0]
+    assert (entry["style"], entry["request_order"], entry["response_order"]) == ("django", 1, 2)
 
 
 def test_a_django_middleware_can_be_scoped_and_excluded(
