@@ -271,6 +271,13 @@ def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
             *(name for name in _DJANGO_HOOKS if callable(getattr(cls, name, None))),
         )
         _refuse_coroutines(cls, hooks, where)
+        positional = _positional_names(cls.__call__)[1:]
+        if len(positional) != 1:
+            raise ImproperlyConfigured(
+                f"{where}: {cls.__qualname__} takes get_response, so it is a Django-style "
+                f"middleware, whose __call__ takes (request); got ({', '.join(positional)}). "
+                "Call self.get_response(request) inside it to run the rest of the chain."
+            )
         return "django", hooks
     if issubclass(cls, BaseMiddleware):
         hooks = overridden_hooks(cls)
@@ -293,8 +300,10 @@ def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
             )
         raise ImproperlyConfigured(
             f"{where}: {cls.__qualname__} implements no middleware hook. Define at least "
-            "one of process_request, process_response, process_exception, or "
-            "dispatch(request, call_next); or subclass lback_mw.BaseMiddleware."
+            "one of process_request, process_view, process_response, process_exception, "
+            "or dispatch(request, call_next), or write it in Django's shape "
+            "(__init__(self, get_response) and __call__(self, request)); or subclass "
+            "lback_mw.BaseMiddleware."
         )
     _refuse_coroutines(cls, hooks, where)
     return "hooks", hooks
@@ -317,16 +326,11 @@ def check_call_next_signature(
     """Refuse a ``call_next`` callable that is async or does not take (request, call_next)."""
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
         raise ImproperlyConfigured(_async_message(where, name))
-    parameters = list(inspect.signature(function).parameters.values())
-    positional = [
-        p
-        for p in parameters[1 if is_method else 0 :]
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    positional = _positional_names(function)[1 if is_method else 0 :]
     if len(positional) != 2:
         raise ImproperlyConfigured(
             f"{where}: {name} must take (request, call_next), got "
-            f"({', '.join(p.name for p in positional)}). A call_next middleware calls "
+            f"({', '.join(positional)}). A call_next middleware calls "
             "call_next(request) to run the rest of the chain and returns the response."
         )
 
@@ -338,6 +342,14 @@ def _is_django_middleware(cls: type) -> bool:
         return False
     parameters = list(inspect.signature(init).parameters)
     return parameters[1:2] == ["get_response"] and not _is_wsgi_middleware(cls)
+
+
+def _positional_names(function: Callable[..., Any]) -> list[str]:
+    return [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
 
 
 def _is_wsgi_middleware(cls: type) -> bool:

@@ -349,6 +349,19 @@ def test_django_shape_with_an_async_call_is_refused(app_factory: Callable[..., A
         app_factory(MIDDLEWARES=[AsyncDjango])
 
 
+def test_django_shape_with_a_call_next_call_is_refused(app_factory: Callable[..., App]) -> None:
+    class Mixed:
+        def __init__(self, get_response: Any) -> None:
+            self.get_response = get_response
+
+        def __call__(self, request: Any, call_next: Any) -> Any:
+            return call_next(request)
+
+    with pytest.raises(ImproperlyConfigured) as info:
+        app_factory(MIDDLEWARES=[Mixed])
+    assert "whose __call__ takes (request); got (request, call_next)." in str(info.value)
+
+
 def test_routes_added_after_start_up_get_their_chain(
     app_factory: Callable[..., App], client_for: Callable[[App], Client]
 ) -> None:
