@@ -97,6 +97,32 @@ def lback(layers: int, middleware: Sequence[Any] | None = None) -> WSGIApplicati
     return app
 
 
+def lback_routed(scoped: list[str] | None = None, route_layers: int = 0) -> WSGIApplication:
+    """lback_mw with 10 no-op layers, one of them path-scoped or on the route.
+
+    :param scoped: the ``paths`` of the first layer; ``["/hello"]`` is decided once
+        for the static route, ``["/users/42"]`` left by ``/users/<int:id>`` to each
+        request's path.
+    :param route_layers: how many of the 10 are the routes' own ``middleware``
+        instead of ``MIDDLEWARES`` entries.
+    """
+    entries: list[Any] = [NoopMiddleware] * (10 - route_layers)
+    if scoped is not None:
+        entries[0] = {"class": NoopMiddleware, "paths": scoped}
+    app = make_app(MIDDLEWARES=entries)
+    own = [NoopMiddleware] * route_layers
+
+    @app.route("/hello", middleware=own)
+    def hello(request: LbackRequest) -> Response:
+        return Response(BODY)
+
+    @app.route("/users/<int:id>", middleware=own)
+    def user(request: LbackRequest, id: int) -> Response:
+        return Response(BODY)
+
+    return app
+
+
 # -- the full built-in stack -------------------------------------------------------
 
 #: The small JSON answer of the full-stack scenarios (below gzip's minimum size, as

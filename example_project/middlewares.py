@@ -31,3 +31,21 @@ class CustomHeaderMiddleware(BaseMiddleware):
     def process_response(self, request: Request, response: Response) -> Response:
         response.headers[self.header] = self.value
         return response
+
+
+class CacheControlMiddleware(BaseMiddleware):
+    """Set ``Cache-Control`` on responses that do not set it themselves.
+
+    Used per route (``routes.py``): the API answers with one user's notes, which
+    no shared cache may keep.
+
+    :param value: the header value, like ``"no-store"``.
+    """
+
+    def __init__(self, value: str) -> None:
+        super().__init__()
+        self.value = value
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        response.headers.setdefault("Cache-Control", self.value)
+        return response

@@ -10,5 +10,23 @@ routes = [
     Route("/signup", views.signup, methods=["GET", "POST"]),
     Route("/logout", views.logout_view, methods=["POST"], endpoint="logout"),
     Route("/notes", views.notes, methods=["GET", "POST"]),
-    Route("/api/notes", views.api_notes, methods=["GET", "POST"]),
+    # The route's own middleware runs inside the global chain, for this route only:
+    # one user's notes must not be kept by a shared cache.
+    Route(
+        "/api/notes",
+        views.api_notes,
+        methods=["GET", "POST"],
+        middleware=[
+            {
+                "class": "example_project.middlewares.CacheControlMiddleware",
+                "params": {"value": "no-store"},
+            }
+        ],
+    ),
+    # A load balancer polls this every few seconds: no access-log line for each poll.
+    Route(
+        "/health",
+        views.health,
+        exclude_middleware=["lback_mw.middlewares.AccessLogMiddleware"],
+    ),
 ]

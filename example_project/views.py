@@ -111,6 +111,11 @@ def api_notes(request: Request) -> Response:
     )
 
 
+def health(request: Request) -> dict[str, str]:
+    """For load balancers and uptime checks: the app is up and answering."""
+    return {"status": "ok"}
+
+
 def _notes_of(request: Request) -> list[Note]:
     # Every query is filtered by the signed-in user: nobody reads another's notes.
     query = select(Note).where(Note.owner_id == request.user.id).order_by(Note.id)

@@ -5,27 +5,30 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
+from werkzeug.routing import Rule
 
 from .database import database_url, session_factory
+from .dispatch import Dispatcher
 from .errors import ErrorResponder
 from .exceptions import ImproperlyConfigured, dotted_name, refuse_async
 from .injection import MISSING, Dependencies, logger_for
-from .layers import Layer, SkippedLayer
+from .layers import Layer, RouteLayers, SkippedLayer
 from .loader import (
     check_call_next_signature,
     classify,
     import_object,
     instantiate,
     load_middlewares,
+    load_route_middleware,
+    resolve_exclusions,
     wrap_wsgi_middlewares,
 )
-from .pipeline import Handler, build_handler
 from .routing import Route, Router, View
 from .settings import Settings, load_settings
 from .templating import TemplateRenderer
@@ -84,8 +87,13 @@ class App:
         self._used: list[Layer] = []
         self._before_request: list[Layer] = []
         self._after_request: list[Layer] = []
+        #: Each route's own middleware, built once, and what it switches off, by
+        #: ``id(rule)`` (werkzeug rules are unhashable); see :meth:`route_layers`.
+        self.route_middleware: dict[int, RouteLayers] = {}
         self._serving = False
-        self._handler: Handler = self.router.dispatch
+        self._dispatcher = Dispatcher(self.router, [], self.route_middleware, self.errors)
+        self._handler = self._dispatcher.dispatch
+        self.router.on_add = self._route_added
         self.wsgi_app: WSGIApplication = self._core_wsgi
         self._register_builtin_dependencies()
         self._rebuild()
@@ -121,7 +129,31 @@ class App:
         ]
 
     def _rebuild(self) -> None:
-        self._handler = build_handler(self.chain, self.router.dispatch, self.errors)
+        """Compile every route's chain; done at start-up and after each registration."""
+        chain = self.chain
+        for rule in self.router.rules():
+            self._load_route(rule, chain)
+        self._dispatcher = Dispatcher(self.router, chain, self.route_middleware, self.errors)
+        self._handler = self._dispatcher.dispatch
+
+    def _route_added(self, rule: Rule) -> None:
+        # Built and compiled at registration, so its errors surface there.
+        self._load_route(rule, self.chain)
+        self._dispatcher.add(rule)
+
+    def _load_route(self, rule: Rule, chain: list[Layer]) -> None:
+        spec = self.router.middleware_for(rule)
+        if spec is None:
+            return
+        built = self.route_middleware.get(id(rule))
+        if built is None:
+            built = load_route_middleware(spec, self.dependencies)
+        built.excluded = resolve_exclusions(spec, chain)
+        self.route_middleware[id(rule)] = built
+
+    def route_layers(self, rule: Rule) -> RouteLayers | None:
+        """The route's own middleware and exclusions, ``None`` if it has neither."""
+        return self.route_middleware.get(id(rule))
 
     # -- registration ----------------------------------------------------------
 
@@ -131,10 +163,32 @@ class App:
         rule: str,
         methods: Iterable[str] | None = None,
         endpoint: str | None = None,
+        *,
+        middleware: Sequence[Any] = (),
+        exclude_middleware: Sequence[Any] = (),
         **options: Any,
     ) -> Callable[[View], View]:
-        """Register a view: ``@app.route("/users/<int:id>", methods=["GET"])``."""
-        return self.router.route(rule, methods, endpoint, **options)
+        """Register a view: ``@app.route("/users/<int:id>", methods=["GET"])``.
+
+        :param middleware: the route's own middleware, in any ``MIDDLEWARES``
+            form, built now; it runs inside the global chain.
+        :param exclude_middleware: global middleware (dotted paths or classes)
+            switched off for this route.
+        """
+
+        def register(view: View) -> View:
+            self.router.add(
+                rule,
+                view,
+                methods,
+                endpoint,
+                middleware=middleware,
+                exclude_middleware=exclude_middleware,
+                **options,
+            )
+            return view
+
+        return register
 
     @_setup_method
     def use(self, middleware: Any, /, **params: Any) -> None:
@@ -219,7 +273,8 @@ class App:
         """Release what middleware and dependencies hold: each middleware's own
         ``close()`` (a session or rate-limit store's connections), then the
         database engine's connections."""
-        for layer in self.chain:
+        route_layers = [layer for built in self.route_middleware.values() for layer in built.layers]
+        for layer in [*self.chain, *route_layers]:
             close = getattr(layer.instance, "close", None)
             if callable(close):
                 close()
@@ -290,11 +345,11 @@ def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None =
         app.dependencies.provide(name, value)
     if conf.TEMPLATE_DIRS:
         app.dependencies.resolve("template_renderer")  # a missing directory fails now
-    if conf.ROUTES:
-        app.router.add_routes(_load_routes(conf.ROUTES))
     app.configured_middleware, app.skipped_middleware = load_middlewares(
         conf.MIDDLEWARES, app.dependencies
     )
+    if conf.ROUTES:  # after MIDDLEWARES: a route's exclude_middleware names them
+        app.router.add_routes(_load_routes(conf.ROUTES), "ROUTES")
     app.wsgi_app, app.wsgi_middleware = wrap_wsgi_middlewares(
         conf.WSGI_MIDDLEWARES, app.dependencies, app._core_wsgi
     )

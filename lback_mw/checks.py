@@ -238,12 +238,70 @@ def check_secret_key(app: App) -> list[CheckWarning]:
     ]
 
 
+#: Roles whose protection a route should not switch off for a method that changes
+#: state: the check, the headers and the host check are what make it safe.
+PROTECTIVE_ROLES = ("csrf", "trusted_host", "security_headers")
+#: Methods that change state (RFC 9110's unsafe methods the router is likely to see).
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def check_unmatched_paths(app: App) -> list[CheckWarning]:
+    """A ``paths`` pattern that no route can match is a typo or a leftover: the layer
+    then runs for 404s only. (``exclude_paths`` often names what a middleware serves
+    itself, such as ``/static/*`` or ``/metrics``, so it is not checked.)"""
+    rules = app.router.rules()
+    warnings = []
+    for layer in app.chain:
+        paths = layer.scope.paths if layer.scope is not None else None
+        if paths is None or not rules:
+            continue
+        for pattern in paths.patterns:
+            if all(pattern.decide(rule) is False for rule in rules):
+                warnings.append(
+                    CheckWarning(
+                        "lback.W201",
+                        f"{_name(layer)}: paths pattern {pattern.text!r} matches no route, "
+                        "so the middleware meets only 404s there, and what middleware "
+                        "outside it serves itself. Check it against 'lback-mw routes' (a "
+                        "'/api/*' prefix covers '/api' and everything under it).",
+                    )
+                )
+    return warnings
+
+
+def check_unprotected_routes(app: App) -> list[CheckWarning]:
+    """A route that changes state with CSRF, the host check or the security headers
+    switched off is how a forged request gets through."""
+    warnings = []
+    for rule in app.router.rules():
+        built = app.route_layers(rule)
+        unsafe = sorted((rule.methods or set()) & UNSAFE_METHODS)
+        if built is None or not unsafe:
+            continue
+        for layer in app.chain:
+            role = getattr(layer.instance, "ordering_role", None)
+            if id(layer) in built.excluded and role in PROTECTIVE_ROLES:
+                warnings.append(
+                    CheckWarning(
+                        "lback.W202",
+                        f"{built.excluded[id(layer)]} switches {_role(role)} "
+                        f"({layer.path}) off for {rule.rule!r}, which accepts "
+                        f"{', '.join(unsafe)}. Keep it on for routes that change state; "
+                        "exempt one view from CSRF with @csrf_exempt when another server "
+                        "calls it (a webhook with its own signature).",
+                    )
+                )
+    return warnings
+
+
 #: Every check :func:`check_app` runs, in the order their warnings are printed.
 CHECKS: tuple[Callable[[App], list[CheckWarning]], ...] = (
     check_ordering,
     check_noop_middleware,
     check_debug,
     check_secret_key,
+    check_unmatched_paths,
+    check_unprotected_routes,
 )
 
 

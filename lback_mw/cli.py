@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from werkzeug.routing import Rule
 from werkzeug.serving import is_running_from_reloader, run_simple
 
 from .app import App, create_app
 from .checks import check_app
 from .devserver import DevRequestHandler, QuietDevRequestHandler, RememberResponse
+from .dispatch import explain
 from .exceptions import ImproperlyConfigured, dotted_name
 from .exceptions import count as _count
 from .layers import Layer
@@ -402,16 +404,27 @@ def check_command(info: ScriptInfo, fail_on_warning: bool) -> None:
 @click.command("middleware", short_help="Show the resolved middleware chain.")
 @settings_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option(
+    "--path",
+    metavar="PATH",
+    help="Show the chain one request gets: each layer kept or skipped, and why, then "
+    "the route's own middleware and the view.",
+)
+@click.option("--method", default="GET", show_default=True, help="The request method, with --path.")
 @pass_info
-def middleware_command(info: ScriptInfo, as_json: bool) -> None:
+def middleware_command(info: ScriptInfo, as_json: bool, path: str | None, method: str) -> None:
     """Show each layer of the chain, outermost first: where it was configured, its
     class, params, injected dependencies, hooks, and when it runs.
 
     "request" is the order in which process_request (or dispatch) runs on the way
     in; "response" the order of process_response (or dispatch) on the way out.
-    WSGI wrappers run outside the whole chain.
+    WSGI wrappers run outside the whole chain. With --path, the effective chain of
+    that request instead.
     """
     app = info.load_app()
+    if path is not None:
+        _echo_effective_chain(app, path, method, as_json)
+        return
     report = describe_middleware(app)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=repr))
@@ -458,6 +471,47 @@ def middleware_command(info: ScriptInfo, as_json: bool) -> None:
         )
 
 
+def _echo_effective_chain(app: App, path: str, method: str, as_json: bool) -> None:
+    if not path.startswith("/"):
+        raise click.BadParameter(f"{path!r} is not a path; write it as '/api/notes'.")
+    report = explain(app.router, app.chain, app.route_middleware, path, method)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    target = f"{report['method']} {report['path']}"
+    if report["rule"] is None:
+        click.echo(
+            f"{target}: no route matches ({report['routing']}); no process_view runs, "
+            "and the error response passes the layers below."
+        )
+    else:
+        click.echo(f"{target} -> route {report['rule']!r} (endpoint {report['endpoint']!r})")
+    if report["chain"]:
+        click.echo("\nGlobal middleware, outermost first:")
+        _echo_table(
+            ["label", "class", "runs", "reason"],
+            [
+                [entry["label"], entry["class"], "yes" if entry["runs"] else "no", entry["reason"]]
+                for entry in report["chain"]
+            ],
+        )
+    if report["route_middleware"] or report["route_skipped"]:
+        click.echo("\nThe route's own middleware, inside the global chain:")
+        _echo_table(
+            ["label", "class", "hooks"],
+            [
+                [entry["label"], entry["class"], ", ".join(entry["hooks"])]
+                for entry in report["route_middleware"]
+            ]
+            + [
+                [entry["label"], entry["class"], f"skipped: {entry['reason']}"]
+                for entry in report["route_skipped"]
+            ],
+        )
+    if report["view"] is not None:
+        click.echo(f"\nView: {report['view']}")
+
+
 def describe_middleware(app: App) -> dict[str, list[dict[str, Any]]]:
     """What ``lback-mw middleware`` shows, as plain data (the ``--json`` output)."""
     chain = app.chain
@@ -472,6 +526,7 @@ def describe_middleware(app: App) -> dict[str, list[dict[str, Any]]]:
                 "hooks": list(layer.hooks),
                 "request_order": request_order.get(id(layer)),
                 "response_order": response_order.get(id(layer)),
+                **_scope_data(layer),
             }
             for position, layer in enumerate(chain)
         ],
@@ -485,7 +540,9 @@ def describe_middleware(app: App) -> dict[str, list[dict[str, Any]]]:
 
 def _run_order(layers: Sequence[Layer], hook: str) -> dict[int, int]:
     """1-based turn of each layer that takes part in ``hook``, keyed by ``id(layer)``."""
-    taking_part = [layer for layer in layers if layer.style == "call_next" or hook in layer.hooks]
+    taking_part = [
+        layer for layer in layers if layer.style in ("call_next", "django") or hook in layer.hooks
+    ]
     return {id(layer): turn for turn, layer in enumerate(taking_part, 1)}
 
 
@@ -496,6 +553,14 @@ def _layer_data(layer: Layer) -> dict[str, Any]:
         "params": {name: _safe_value(name, value) for name, value in layer.params.items()},
         "overridden": list(layer.overridden),
         "injected": list(layer.injected),
+    }
+
+
+def _scope_data(layer: Layer) -> dict[str, list[str] | None]:
+    scope = layer.scope
+    return {
+        "paths": None if scope is None or scope.paths is None else scope.paths.texts(),
+        "exclude_paths": None if scope is None or scope.exclude is None else scope.exclude.texts(),
     }
 
 
@@ -540,10 +605,24 @@ def routes_command(info: ScriptInfo, all_methods: bool) -> None:
             rule.endpoint,
             ", ".join(sorted((rule.methods or set()) - hidden)),
             dotted_name(app.router.view_for(rule.endpoint)),
+            *_route_middleware_cells(app, rule),
         ]
         for rule in rules
     ]
-    _echo_table(["rule", "endpoint", "methods", "view"], rows)
+    headers = ["rule", "endpoint", "methods", "view", "middleware", "excludes"]
+    if not app.route_middleware:  # the two columns only where some route has them
+        headers, rows = headers[:4], [row[:4] for row in rows]
+    _echo_table(headers, rows)
+
+
+def _route_middleware_cells(app: App, rule: Rule) -> list[str]:
+    built = app.route_layers(rule)
+    if built is None:
+        return ["-", "-"]
+    own = [layer.path for layer in built.layers]
+    own += [f"{skipped.path} (skipped)" for skipped in built.skipped]
+    excluded = [layer.path for layer in app.chain if id(layer) in built.excluded]
+    return [", ".join(own) or "-", ", ".join(excluded) or "-"]
 
 
 def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

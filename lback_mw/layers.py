@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-Style = Literal["hooks", "call_next", "wsgi"]
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    from .paths import PathScope
+    from .wrappers import Request
+
+#: ``hooks`` (process_* methods), ``call_next`` (``dispatch(request, call_next)``),
+#: ``django`` (``__init__(get_response)`` and ``__call__(request)``) or ``wsgi``.
+Style = Literal["hooks", "call_next", "django", "wsgi"]
 
 
 @dataclass
@@ -17,7 +25,6 @@ class Layer:
     #: Dotted path of the class or function.
     path: str
     instance: Any
-    #: ``hooks`` (process_* methods), ``call_next`` (dispatch) or ``wsgi`` (a WSGI wrapper).
     style: Style
     #: The hooks it implements: process_* names, ``dispatch`` or ``__call__``.
     hooks: tuple[str, ...] = ()
@@ -27,6 +34,41 @@ class Layer:
     injected: list[str] = field(default_factory=list)
     #: ``params`` keys that also name a dependency; the ``params`` value was used.
     overridden: list[str] = field(default_factory=list)
+    #: Where it runs, from the entry's ``paths``/``exclude_paths``; ``None``: everywhere.
+    scope: PathScope | None = None
+    #: The ``get_response`` a Django-style middleware was built with.
+    get_response: InnerChain | None = None
+
+
+class InnerChain:
+    """The ``get_response`` of a Django-style middleware.
+
+    The instance is built once, but each route has its own chain inside it: the
+    pipeline puts the inner chain of the request at hand in the environ under
+    :attr:`key` before calling the middleware, and this calls it.
+    """
+
+    __slots__ = ("key",)
+
+    _count = 0
+
+    def __init__(self) -> None:
+        InnerChain._count += 1
+        self.key = f"lback_mw.get_response.{InnerChain._count}"
+
+    def __call__(self, request: Request) -> WerkzeugResponse:
+        return request.environ[self.key](request)  # type: ignore[no-any-return]
+
+
+@dataclass
+class RouteLayers:
+    """A route's own middleware, built, and the global layers it switches off."""
+
+    layers: list[Layer] = field(default_factory=list)
+    skipped: list[SkippedLayer] = field(default_factory=list)
+    #: ``id(layer)`` of each global layer switched off -> the setting that did it
+    #: (``"ROUTES[2].exclude_middleware[0]"``).
+    excluded: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass

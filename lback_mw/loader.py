@@ -24,13 +24,18 @@ from .exceptions import (
     refuse_async,
 )
 from .injection import Dependencies, bind_arguments
-from .layers import Layer, SkippedLayer, Style
+from .layers import InnerChain, Layer, RouteLayers, SkippedLayer, Style
 from .middlewares.base import HOOK_NAMES, BaseMiddleware, declared_attributes, overridden_hooks
+from .paths import PathScope, scope_for
+from .routing import RouteMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-_ENTRY_KEYS = ("class", "params")
+_ENTRY_KEYS = ("class", "params", "paths", "exclude_paths")
+#: The hooks a Django-style middleware may add to its ``__call__``, as Django's
+#: ``BaseHandler`` collects them.
+_DJANGO_HOOKS = ("process_view", "process_exception")
 
 
 def load_middlewares(
@@ -41,7 +46,7 @@ def load_middlewares(
     skipped: list[SkippedLayer] = []
     for index, entry in enumerate(entries):
         label = f"{setting}[{index}]"
-        target, path, params = parse_entry(entry, label)
+        target, path, params, scope = parse_entry(entry, label)
         where = f"{label} ({path!r})"
         cls = _require_class(target, where)
         style, hooks = classify(cls, where)
@@ -50,8 +55,62 @@ def load_middlewares(
         except MiddlewareNotUsed as exc:
             skipped.append(SkippedLayer(label, path, str(exc) or "raised MiddlewareNotUsed"))
             continue
+        layer.scope = scope
         layers.append(layer)
     return layers, skipped
+
+
+def load_route_middleware(spec: RouteMiddleware, registry: Dependencies) -> RouteLayers:
+    """Build a route's own ``middleware`` entries, labelled ``ROUTES[2].middleware[0]``.
+
+    They take every ``MIDDLEWARES`` form but ``paths``/``exclude_paths``: the
+    route already says where they run.
+    """
+    setting = f"{spec.label}.middleware"
+    layers, skipped = load_middlewares(spec.middleware, registry, setting)
+    for layer in layers:
+        if layer.scope is not None:
+            raise ImproperlyConfigured(
+                f"{layer.label} ({layer.path!r}): paths and exclude_paths have no use in a "
+                "route's own middleware, which runs for that route only. Remove them, or "
+                "list the middleware in MIDDLEWARES with those paths."
+            )
+    return RouteLayers(layers, skipped)
+
+
+def resolve_exclusions(spec: RouteMiddleware, chain: Sequence[Layer]) -> dict[int, str]:
+    """``id(layer)`` of each global layer a route's ``exclude_middleware`` names, with
+    the label of the naming entry; a name that is not in the chain is an error."""
+    excluded: dict[int, str] = {}
+    for index, name in enumerate(spec.exclude_middleware):
+        label = f"{spec.label}.exclude_middleware[{index}]"
+        if isinstance(name, str):
+            target = import_object(name.strip(), f"{label} ({name!r})")
+        elif isinstance(name, type) or callable(name):
+            target = name
+        else:
+            raise ImproperlyConfigured(
+                f"{label}: expected a dotted path or a class, got {type(name).__name__} {name!r}."
+            )
+        matches = [layer for layer in chain if _is_layer_of(layer, target)]
+        if not matches:
+            present = [layer.path for layer in chain]
+            wanted = dotted_name(target)
+            # Compared by class name: the dotted paths share their module prefixes.
+            short = {path.rsplit(".", 1)[-1] for path in present}
+            raise ImproperlyConfigured(
+                f"{label} ({wanted!r}) is not in the middleware chain, so there is "
+                f"nothing to switch off.{did_you_mean(wanted.rsplit('.', 1)[-1], short)} "
+                f"The chain has: {', '.join(present) or 'no middleware'}."
+            )
+        for layer in matches:
+            excluded[id(layer)] = label
+    return excluded
+
+
+def _is_layer_of(layer: Layer, target: Any) -> bool:
+    instance = layer.instance
+    return instance is target or type(instance) is target
 
 
 def wrap_wsgi_middlewares(
@@ -61,8 +120,14 @@ def wrap_wsgi_middlewares(
     resolved = []
     for index, entry in enumerate(entries):
         label = f"WSGI_MIDDLEWARES[{index}]"
-        target, path, params = parse_entry(entry, label)
+        target, path, params, scope = parse_entry(entry, label)
         where = f"{label} ({path!r})"
+        if scope is not None:
+            raise ImproperlyConfigured(
+                f"{where}: paths and exclude_paths apply to MIDDLEWARES entries; a WSGI "
+                "wrapper runs around the whole app, before routing. Scope it in its own "
+                "configuration, or use a MIDDLEWARES middleware."
+            )
         cls = _require_class(target, where)
         bound = bind_arguments(cls, params, registry, where, owner=cls, skip_first=True)
         resolved.append(
@@ -95,9 +160,10 @@ def wrap_wsgi_middlewares(
     return app, layers
 
 
-def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any]]:
-    """Split an entry into (dotted path or class, display path, params)."""
+def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any], PathScope | None]:
+    """Split an entry into (dotted path or class, display path, params, scope)."""
     params: Any = {}
+    scope = None
     target = entry
     if isinstance(entry, Mapping):
         if isinstance(entry.get("class"), str):
@@ -108,7 +174,8 @@ def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any]]:
             raise ImproperlyConfigured(
                 f"{label}: unknown key {key!r} in a middleware dict."
                 f"{did_you_mean(key, _ENTRY_KEYS)} A dict entry has the keys 'class' "
-                "(a dotted path) and, optionally, 'params' (constructor arguments)."
+                "(a dotted path) and, optionally, 'params' (constructor arguments), "
+                "'paths' and 'exclude_paths' (where it runs)."
             )
         if "class" not in entry:
             raise ImproperlyConfigured(
@@ -122,6 +189,7 @@ def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any]]:
                 f"{label}: 'params' must be a mapping of parameter names to values, "
                 f"got {type(params).__name__} {params!r}."
             )
+        scope = scope_for(entry.get("paths"), entry.get("exclude_paths"), label)
     if isinstance(target, str):
         target = target.strip()
         if "." not in target:
@@ -129,9 +197,9 @@ def parse_entry(entry: Any, label: str) -> tuple[Any, str, dict[str, Any]]:
                 f"{label}: {target!r} is not a dotted path. Write the full import path, "
                 "e.g. 'myproject.middlewares.TimerMiddleware'."
             )
-        return target, target, dict(params)
+        return target, target, dict(params), scope
     if isinstance(target, type):
-        return target, dotted_name(target), dict(params)
+        return target, dotted_name(target), dict(params), scope
     raise ImproperlyConfigured(
         f"{label}: expected a dotted path string, a {{'class': ..., 'params': {{...}}}} "
         f"dict or a class, got {type(target).__name__} {target!r}."
@@ -203,6 +271,20 @@ def _explain_import_failure(path: str) -> str:
 
 def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
     """Decide how the pipeline drives ``cls``, refusing classes it cannot drive."""
+    if _is_django_middleware(cls):
+        hooks = (
+            "__call__",
+            *(name for name in _DJANGO_HOOKS if callable(getattr(cls, name, None))),
+        )
+        _refuse_coroutines(cls, hooks, where)
+        positional = _positional_names(cls.__call__)[1:]
+        if len(positional) != 1:
+            raise ImproperlyConfigured(
+                f"{where}: {cls.__qualname__} takes get_response, so it is a Django-style "
+                f"middleware, whose __call__ takes (request); got ({', '.join(positional)}). "
+                "Call self.get_response(request) inside it to run the rest of the chain."
+            )
+        return "django", hooks
     if issubclass(cls, BaseMiddleware):
         hooks = overridden_hooks(cls)
     else:
@@ -224,8 +306,10 @@ def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
             )
         raise ImproperlyConfigured(
             f"{where}: {cls.__qualname__} implements no middleware hook. Define at least "
-            "one of process_request, process_response, process_exception, or "
-            "dispatch(request, call_next); or subclass lback_mw.BaseMiddleware."
+            "one of process_request, process_view, process_response, process_exception, "
+            "or dispatch(request, call_next), or write it in Django's shape "
+            "(__init__(self, get_response) and __call__(self, request)); or subclass "
+            "lback_mw.BaseMiddleware."
         )
     _refuse_coroutines(cls, hooks, where)
     return "hooks", hooks
@@ -247,18 +331,30 @@ def check_call_next_signature(
 ) -> None:
     """Refuse a ``call_next`` callable that is async or does not take (request, call_next)."""
     refuse_async(function, where, name)
-    parameters = list(inspect.signature(function).parameters.values())
-    positional = [
-        p
-        for p in parameters[1 if is_method else 0 :]
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    positional = _positional_names(function)[1 if is_method else 0 :]
     if len(positional) != 2:
         raise ImproperlyConfigured(
             f"{where}: {name} must take (request, call_next), got "
-            f"({', '.join(p.name for p in positional)}). A call_next middleware calls "
+            f"({', '.join(positional)}). A call_next middleware calls "
             "call_next(request) to run the rest of the chain and returns the response."
         )
+
+
+def _is_django_middleware(cls: type) -> bool:
+    """Django's new-style shape: ``__init__(self, get_response)`` and ``__call__(request)``."""
+    init = getattr(cls, "__init__", None)
+    if not (inspect.isfunction(init) and inspect.isfunction(cls.__call__)):
+        return False
+    parameters = list(inspect.signature(init).parameters)
+    return parameters[1:2] == ["get_response"] and not _is_wsgi_middleware(cls)
+
+
+def _positional_names(function: Callable[..., Any]) -> list[str]:
+    return [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
 
 
 def _is_wsgi_middleware(cls: type) -> bool:
@@ -306,9 +402,12 @@ def instantiate(
     owner = factory if isinstance(factory, type) else None
     if owner is not None and issubclass(owner, BaseMiddleware):
         _check_declared_params(owner, params, where)
-    bound = bind_arguments(factory, params, registry, where, owner=owner)
+    django = style == "django"
+    bound = bind_arguments(factory, params, registry, where, owner=owner, skip_first=django)
+    get_response = InnerChain() if django else None
+    leading = () if get_response is None else (get_response,)
     try:
-        instance = factory(**bound.kwargs)
+        instance = factory(*leading, **bound.kwargs)
     except (MiddlewareNotUsed, ImproperlyConfigured) as exc:
         if isinstance(exc, ImproperlyConfigured):
             raise ImproperlyConfigured(f"{where}: {exc}") from exc
@@ -318,5 +417,13 @@ def instantiate(
             f"{where}: its constructor raised {type(exc).__name__}: {exc}"
         ) from exc
     return Layer(
-        label, path, instance, style, hooks, bound.params, bound.injected, bound.overridden
+        label,
+        path,
+        instance,
+        style,
+        hooks,
+        bound.params,
+        bound.injected,
+        bound.overridden,
+        get_response=get_response,
     )

@@ -3,9 +3,14 @@
 Semantics (Django's onion):
 
 * ``process_request`` runs in list order; the first response short-circuits.
+* ``process_view`` runs once routing matched and every ``process_request``
+  completed, in list order, just before the view; a response skips the rest of
+  them and the view. It is driven by a step placed at that point of the chain
+  (:func:`view_stage`), so its exceptions and responses take the same way out as a
+  view's.
 * ``process_response`` runs in reverse over every middleware whose
   ``process_request`` completed, including the one that short-circuited.
-* An exception from the view or a ``process_request`` goes to
+* An exception from the view, a ``process_view`` or a ``process_request`` goes to
   ``process_exception`` of the entered middlewares, innermost first; otherwise it
   becomes an error response, which still flows through ``process_response``.
 * An exception in ``process_response`` becomes an error response handed to the
@@ -13,18 +18,24 @@ Semantics (Django's onion):
 
 A ``call_next`` layer splits the chain in two: the hook middlewares outside it
 form one run, those inside another. ``call_next`` never raises: the inner run
-turns exceptions into responses, as Django's ``get_response`` does.
+turns exceptions into responses, as Django's ``get_response`` does. A Django
+``__call__(request)`` middleware is such a layer whose ``get_response`` is the
+inner run; its ``process_exception``, as in Django's ``BaseHandler``, is offered
+what the runs inside it did not handle.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .errors import ErrorResponder
 from .layers import Layer
+from .paths import PathScope
 from .wrappers import Request
 
 Handler = Callable[[Request], WerkzeugResponse]
@@ -35,21 +46,67 @@ Handler = Callable[[Request], WerkzeugResponse]
 #: rollback, still learns that something inside it failed.
 EXCEPTION_KEY = "lback_mw.exception"
 
+_WRAPPING = ("call_next", "django")
+
 
 def build_handler(layers: Sequence[Layer], endpoint: Handler, errors: ErrorResponder) -> Handler:
     """Compose ``layers`` (outermost first) around ``endpoint`` into one callable.
 
     The outermost piece is always a hook run, so no exception escapes the handler.
     """
-    handler = endpoint
-    run: list[Layer] = []
-    for layer in reversed(layers):
-        if layer.style == "call_next":
-            handler = _CallNextLayer(layer, _HookRun(run[::-1], handler, errors), errors)
-            run = []
+    runs: list[list[Layer]] = [[]]
+    wrappers: list[Layer] = []
+    for layer in layers:
+        if layer.style in _WRAPPING:
+            wrappers.append(layer)
+            runs.append([])
         else:
-            run.append(layer)
-    return _HookRun(run[::-1], handler, errors)
+            runs[-1].append(layer)
+    handler = endpoint
+    for depth in range(len(wrappers), -1, -1):  # the innermost run first
+        # A Django layer's process_exception sees what the runs inside it did not handle.
+        rescue = [
+            layer
+            for layer in reversed(wrappers[:depth])
+            if layer.style == "django" and "process_exception" in layer.hooks
+        ]
+        handler = _HookRun(runs[depth], handler, errors, rescue)
+        if depth:
+            wrapper = wrappers[depth - 1]
+            handler = (
+                _DjangoLayer(wrapper, handler, errors)
+                if wrapper.style == "django"
+                else _CallNextLayer(wrapper, handler, errors)
+            )
+    return handler
+
+
+def view_stage(
+    layers: Sequence[Layer], view_of: Callable[[Request], Any], errors: ErrorResponder
+) -> Layer:
+    """The step that runs the ``process_view`` hooks of ``layers`` for the request's
+    view (``view_of(request)``).
+
+    It takes the place of one more ``process_request`` at the end of ``layers``:
+    a response from it is a short-circuit and an exception is offered to the
+    ``process_exception`` of every layer outside it, as a view's is.
+    """
+    hooks = [(layer, _view_hook(layer)) for layer in layers if "process_view" in layer.hooks]
+    stage = _ViewStage(view_of, hooks, errors)
+    return Layer(
+        "process_view", "lback_mw.pipeline.process_view", stage, "hooks", ("process_request",)
+    )
+
+
+def scoped(layer: Layer, scope: PathScope) -> Layer:
+    """``layer`` behind a per-request check of ``request.path`` against ``scope``.
+
+    For routes whose rule leaves the scope open, and for unmatched paths; every
+    other route has the decision compiled in (the layer is in its chain or not).
+    """
+    guard = _ScopeGuard(layer, scope)
+    hooks = ("dispatch",) if layer.style == "call_next" else layer.hooks
+    return replace(layer, instance=guard, hooks=hooks)
 
 
 class _HookRun:
@@ -66,7 +123,13 @@ class _HookRun:
         "_where",
     )
 
-    def __init__(self, layers: Sequence[Layer], inner: Handler, errors: ErrorResponder) -> None:
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        inner: Handler,
+        errors: ErrorResponder,
+        rescue: Sequence[Layer] = (),
+    ) -> None:
         # PERF: resolve bound methods once, so a request only loops over tuples.
         # Hooks a middleware does not implement are not in the tuples at all.
         self._inner = inner
@@ -98,8 +161,13 @@ class _HookRun:
             tuple(hook for position, hook in reversed(responses) if position < entered)
             for entered in range(self._size + 1)
         )
+        outer = []
+        for layer in rescue:
+            hook = layer.instance.process_exception
+            self._where[id(hook)] = f"{layer.path}.process_exception"
+            outer.append(hook)
         self._exception_hooks = tuple(
-            tuple(hook for position, hook in reversed(exceptions) if position < entered)
+            (*(hook for position, hook in reversed(exceptions) if position < entered), *outer)
             for entered in range(self._size + 1)
         )
 
@@ -184,3 +252,122 @@ class _CallNextLayer:
         if isinstance(response, WerkzeugResponse):
             return response
         return self._errors.bad_return(request, self._where, response)
+
+
+class _DjangoLayer:
+    """A Django new-style middleware: ``__call__(request)`` around its ``get_response``.
+
+    The instance is built once, at start-up, with a ``get_response`` that runs
+    the inner chain of the request at hand (:class:`~lback_mw.layers.InnerChain`),
+    so one instance serves every route's chain.
+    """
+
+    __slots__ = ("_call", "_errors", "_inner", "_key", "_where")
+
+    def __init__(self, layer: Layer, inner: Handler, errors: ErrorResponder) -> None:
+        assert layer.get_response is not None  # the loader sets it for Django layers
+        self._call = layer.instance
+        self._key = layer.get_response.key
+        self._inner = inner
+        self._errors = errors
+        self._where = f"{layer.path}.__call__"
+
+    def __call__(self, request: Request) -> WerkzeugResponse:
+        request.environ[self._key] = self._inner
+        response = self._call(request)
+        if isinstance(response, WerkzeugResponse):
+            return response
+        return self._errors.bad_return(request, self._where, response)
+
+
+class _ViewStage:
+    """Runs ``process_view`` hooks in list order; see :func:`view_stage`."""
+
+    __slots__ = ("_errors", "_hooks", "_view_of", "_where")
+
+    def __init__(
+        self,
+        view_of: Callable[[Request], Any],
+        hooks: Sequence[tuple[Layer, Any]],
+        errors: ErrorResponder,
+    ) -> None:
+        self._view_of = view_of
+        self._hooks = tuple(hook for _, hook in hooks)
+        self._where = {id(hook): f"{layer.path}.process_view" for layer, hook in hooks}
+        self._errors = errors
+
+    def process_request(self, request: Request) -> WerkzeugResponse | None:
+        view, kwargs = self._view_of(request), request.view_args
+        for hook in self._hooks:
+            response = hook(request, view, kwargs)
+            if response is not None:
+                if isinstance(response, WerkzeugResponse):
+                    return response
+                return self._errors.bad_return(request, self._where[id(hook)], response)
+        return None
+
+
+def _view_hook(layer: Layer) -> Any:
+    """The bound ``process_view``; Django's ``(request, view_func, view_args, view_kwargs)``
+    form is called with empty ``view_args``, as Django does for keyword captures."""
+    method = layer.instance.process_view
+    target = getattr(method, "__wrapped__", method)
+    positional = [
+        p
+        for p in inspect.signature(target).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(positional) == 4:
+        return lambda request, view, kwargs: method(request, view, (), kwargs)
+    return method
+
+
+class _ScopeGuard:
+    """Stands in for a layer's instance: each hook runs only for paths in the scope."""
+
+    def __init__(self, layer: Layer, scope: PathScope) -> None:
+        inner = layer.instance
+        self.get_response = layer.get_response
+        for name in layer.hooks:
+            if name == "__call__" and layer.style == "django":
+                assert layer.get_response is not None
+                self._django = _guard_django(inner, layer.get_response, scope)
+            elif name == "__call__":
+                self.dispatch = _guard_call_next(inner, scope)
+            elif name == "process_view":
+                self.process_view = _guard_view(_view_hook(layer), scope)
+            else:
+                setattr(self, name, _GUARDS[name](getattr(inner, name), scope))
+
+    def __call__(self, request: Request) -> WerkzeugResponse:
+        return self._django(request)  # type: ignore[no-any-return]
+
+
+def _guard_django(hook: Any, get_response: Handler, scope: PathScope) -> Any:
+    return lambda request: hook(request) if request.path in scope else get_response(request)
+
+
+def _guard_request(hook: Any, scope: PathScope) -> Any:
+    return lambda request: hook(request) if request.path in scope else None
+
+
+def _guard_view(hook: Any, scope: PathScope) -> Any:
+    return lambda request, *args: hook(request, *args) if request.path in scope else None
+
+
+def _guard_response(hook: Any, scope: PathScope) -> Any:
+    return lambda request, response: hook(request, response) if request.path in scope else response
+
+
+def _guard_call_next(hook: Any, scope: PathScope) -> Any:
+    return lambda request, call_next: (
+        hook(request, call_next) if request.path in scope else call_next(request)
+    )
+
+
+_GUARDS: dict[str, Callable[[Any, PathScope], Any]] = {
+    "process_request": _guard_request,
+    "process_exception": _guard_view,
+    "process_response": _guard_response,
+    "dispatch": _guard_call_next,
+}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +11,7 @@ from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name, refuse_async
-from .wrappers import Request, Response, make_response
+from .wrappers import Request, Response
 
 View = Callable[..., Any]
 
@@ -29,6 +29,21 @@ class Route:
     endpoint: str | None = None
     #: Further werkzeug ``Rule`` options (``defaults``, ``strict_slashes``...).
     options: dict[str, Any] = field(default_factory=dict)
+    #: This route's own middleware, in any ``MIDDLEWARES`` form; it runs inside the
+    #: global chain.
+    middleware: Sequence[Any] = ()
+    #: Global middleware (dotted paths or classes) switched off for this route.
+    exclude_middleware: Sequence[Any] = ()
+
+
+@dataclass(frozen=True)
+class RouteMiddleware:
+    """A route's ``middleware`` and ``exclude_middleware`` as given, built by the app."""
+
+    #: Names the route in errors: ``"ROUTES[2]"`` or ``"route '/api/notes'"``.
+    label: str
+    middleware: tuple[Any, ...] = ()
+    exclude_middleware: tuple[Any, ...] = ()
 
 
 class Router:
@@ -45,6 +60,10 @@ class Router:
         # not know (405, redirects, converters) falls through to werkzeug.
         self._static: dict[str, dict[str, Rule]] = {}
         self._adapter: MapAdapter = self.url_map.bind("localhost")
+        # Keyed by id(rule): werkzeug rules compare by value and are unhashable.
+        self._middleware: dict[int, RouteMiddleware] = {}
+        #: Called with each new rule, so the app compiles its chain at once.
+        self.on_add: Callable[[Rule], None] | None = None
 
     def add(
         self,
@@ -52,9 +71,17 @@ class Router:
         view: View,
         methods: Iterable[str] | None = None,
         endpoint: str | None = None,
+        *,
+        middleware: Sequence[Any] = (),
+        exclude_middleware: Sequence[Any] = (),
+        label: str | None = None,
         **options: Any,
-    ) -> None:
-        """Register ``view`` for ``rule`` (werkzeug syntax, e.g. ``/users/<int:id>``)."""
+    ) -> Rule:
+        """Register ``view`` for ``rule`` (werkzeug syntax, e.g. ``/users/<int:id>``).
+
+        ``middleware`` and ``exclude_middleware`` are kept for the app to build
+        (see :class:`Route`); ``label`` names the route in their errors.
+        """
         endpoint = endpoint or getattr(view, "__name__", None)
         if not endpoint:
             raise ImproperlyConfigured(f"Route {rule!r}: give an endpoint name for {view!r}.")
@@ -82,6 +109,21 @@ class Router:
             by_method = self._static.setdefault(url_rule.rule, {})
             for method in url_rule.methods or ():
                 by_method.setdefault(method, url_rule)
+        if middleware or exclude_middleware:
+            for name, value in (
+                ("middleware", middleware),
+                ("exclude_middleware", exclude_middleware),
+            ):
+                if isinstance(value, str) or not isinstance(value, Sequence):
+                    raise ImproperlyConfigured(
+                        f"Route {rule!r}: {name} must be a list, like [{value!r}]."
+                    )
+            self._middleware[id(url_rule)] = RouteMiddleware(
+                label or f"route {rule!r}", tuple(middleware), tuple(exclude_middleware)
+            )
+        if self.on_add is not None:
+            self.on_add(url_rule)
+        return url_rule
 
     def route(
         self,
@@ -98,9 +140,21 @@ class Router:
 
         return register
 
-    def add_routes(self, routes: Iterable[Route]) -> None:
-        for route in routes:
-            self.add(route.rule, route.view, route.methods, route.endpoint, **route.options)
+    def add_routes(self, routes: Iterable[Route], setting: str | None = None) -> list[Rule]:
+        """Register :class:`Route` entries; ``setting`` (``"ROUTES"``) labels them in errors."""
+        return [
+            self.add(
+                route.rule,
+                route.view,
+                route.methods,
+                route.endpoint,
+                middleware=route.middleware,
+                exclude_middleware=route.exclude_middleware,
+                label=None if setting is None else f"{setting}[{index}]",
+                **route.options,
+            )
+            for index, route in enumerate(routes)
+        ]
 
     def match(self, request: Request) -> tuple[Rule, dict[str, Any]]:
         """Return ``(rule, url values)``, or raise werkzeug's 404/405/308."""
@@ -119,19 +173,9 @@ class Router:
             rule, values = adapter.match(return_rule=True)
         return rule, dict(values)
 
-    def dispatch(self, request: Request) -> WerkzeugResponse:
-        """The innermost handler of the pipeline: find the view and call it.
-
-        Sets ``request.url_rule`` first, so middleware that runs after the view
-        (metrics, logs) can label by the rule template, not the raw path.
-        """
-        rule, values = self.match(request)
-        request.url_rule = rule
-        endpoint: str = rule.endpoint
-        if request.method == "OPTIONS" and endpoint in self._auto_options:
-            return self._options_response(request)
-        view = self._views[endpoint]
-        return make_response(view(request, **values), endpoint)
+    def answers_options(self, rule: Rule) -> bool:
+        """Whether the router answers ``OPTIONS`` for ``rule`` (the route does not list it)."""
+        return rule.endpoint in self._auto_options
 
     def _unknown_converter(self, rule: str) -> str:
         known = self.url_map.converters
@@ -142,9 +186,14 @@ class Router:
             "app.router.url_map.converters before registering the route."
         )
 
-    def _options_response(self, request: Request) -> WerkzeugResponse:
+    def options_response(self, request: Request) -> WerkzeugResponse:
+        """The automatic answer to ``OPTIONS``: 200 with ``Allow``."""
         allowed = self._adapter.allowed_methods(request.path)
         return Response(status=200, headers={"Allow": ", ".join(sorted(allowed))})
+
+    def middleware_for(self, rule: Rule) -> RouteMiddleware | None:
+        """The route's own ``middleware``/``exclude_middleware``, if it has any."""
+        return self._middleware.get(id(rule))
 
     def url_for(
         self,
@@ -173,6 +222,10 @@ class Router:
 
     def view_for(self, endpoint: str) -> View:
         return self._views[endpoint]
+
+    def views(self) -> Mapping[str, View]:
+        """Endpoint -> view, live (later routes appear in it), for the dispatcher."""
+        return self._views
 
     @staticmethod
     def _is_static(rule: Rule) -> bool:

@@ -92,6 +92,12 @@ class Request(_WerkzeugRequest):
     #: The routing rule the request matched (``rule.rule`` is the template, such
     #: as ``/users/<int:id>``); ``None`` until routing, and for 404s and 405s.
     url_rule: Rule | None = None
+    #: The URL values of the match (``{"id": 42}``), as the view receives them;
+    #: ``None`` when routing found no route.
+    view_args: dict[str, Any] | None = None
+    #: Why routing found no route (werkzeug's ``NotFound``, ``MethodNotAllowed`` or a
+    #: redirect); raised where the view would have run, so middleware sees it first.
+    routing_exception: Exception | None = None
     # Attributes middleware commonly set, declared for type checkers; they
     # exist only once a middleware has set them.
     #: When the request entered the timing middleware (``time.perf_counter()``).
@@ -117,6 +123,12 @@ class Request(_WerkzeugRequest):
         would otherwise escape from ``read()`` as the server's own exception: a 500.
         """
         return cast(IO[bytes], ClientInput(super().stream))
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint name of the matched route, ``None`` before or without a match."""
+        rule = self.url_rule
+        return None if rule is None else rule.endpoint
 
     def url_for(self, endpoint: str, /, *, _external: bool = False, **values: Any) -> str:
         """Build a URL for ``endpoint`` that honours this request's host and script root."""

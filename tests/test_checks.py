@@ -118,7 +118,7 @@ def test_middleware_without_hooks_is_reported() -> None:
     assert warning.id == "noop-middleware"
     assert warning.message.startswith(
         f"MIDDLEWARES[1] ('{__name__}.DoesNothing') overrides none of process_request, "
-        "process_response, process_exception, so it does nothing per request."
+        "process_view, process_response, process_exception, so it does nothing per request."
     )
     assert "raise MiddlewareNotUsed" in warning.message
 
@@ -157,3 +157,37 @@ def test_docs_list_every_ordering_rule() -> None:
     table = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
     for rule in ORDERING_RULES:
         assert f"| `{rule.outer}` | `{rule.inner}` |" in table, rule
+
+
+def test_a_route_without_csrf_for_post_is_reported_and_a_safe_one_is_not() -> None:
+    app = make_app(MIDDLEWARES=["lback_mw.middlewares.CSRFMiddleware"])
+    csrf = "lback_mw.middlewares.CSRFMiddleware"
+    app.route("/hook", methods=["POST"], endpoint="hook", exclude_middleware=[csrf])(
+        lambda request: "ok"
+    )
+    app.route("/feed", endpoint="feed", exclude_middleware=[csrf])(lambda request: "feed")
+    [warning] = [w for w in check_app(app) if w.id == "lback.W202"]
+    assert warning.message.startswith(
+        "route '/hook'.exclude_middleware[0] switches CSRF protection "
+        "(lback_mw.middlewares.CSRFMiddleware) off for '/hook', which accepts POST."
+    )
+
+
+def test_only_a_paths_pattern_no_route_can_match_is_reported() -> None:
+    app = make_app(
+        MIDDLEWARES=[
+            {
+                "class": "tests.sample_middlewares.HeaderMiddleware",
+                "params": {"header": "X"},
+                "paths": ["/api/*", "/users/<int:id>", "/typo/*"],
+            }
+        ]
+    )
+    app.route("/api/notes", endpoint="notes")(lambda request: "notes")
+    app.route("/users/<int:id>", endpoint="user")(lambda request, id: "user")
+    found = [w.message for w in check_app(app) if w.id == "lback.W201"]
+    assert len(found) == 1
+    assert "paths pattern '/typo/*' matches no route" in found[0]
+    # A rule that could match /typo/3 leaves the pattern possibly right: no warning.
+    app.route("/<name>/<int:id>", endpoint="any")(lambda request, name, id: "any")
+    assert [w for w in check_app(app) if w.id == "lback.W201"] == []

@@ -543,7 +543,7 @@ def test_run_reloads_when_the_env_file_changes(
     monkeypatch.setenv("LBACK_ENV_FILE", "")  # restored after: --env-file sets it
     assert invoke("--env-file", str(other), "run", "--settings", "settings.yaml").exit_code == 0
     assert served[-1]["extra_files"] == [str(on_path / "settings.yaml"), str(other)]
-    assert served[-1]["application"].settings.APP_GREETING == "other"
+    assert served[-1]["application"].app.settings.APP_GREETING == "other"
 
 
 def test_run_debug_and_no_reload(on_path: Path, served: list[dict[str, Any]]) -> None:
@@ -753,3 +753,143 @@ def test_secret_looking_params_are_hidden(name: str, value: Any, shown: Any) -> 
     from lback_mw.cli import _safe_value
 
     assert _safe_value(name, value) == shown
+
+
+# -- route-aware middleware --------------------------------------------------------
+
+ROUTED_PY = """
+from lback_mw import Route
+
+
+def notes(request):
+    return "notes"
+
+
+def health(request):
+    return "ok"
+
+
+routes = [
+    Route(
+        "/api/notes",
+        notes,
+        methods=["GET", "POST"],
+        middleware=[{"class": "cliproj.middlewares.Tag", "params": {"value": "api"}}],
+        exclude_middleware=["cliproj.middlewares.SecurityHeaders"],
+    ),
+    Route("/health", health, exclude_middleware=["cliproj.middlewares.Cors"]),
+]
+"""
+
+ROUTED_YAML = f"""
+SECRET_KEY: {SECRET}
+ROUTES: cliproj.routed
+MIDDLEWARES:
+  - cliproj.middlewares.SecurityHeaders
+  - class: cliproj.middlewares.Cors
+    paths: [/api/*, /health, /graphql/*]
+  - class: cliproj.middlewares.Gzip
+    exclude_paths: [/health, /metrics]
+"""
+
+
+@pytest.fixture
+def routed(on_path: Path) -> str:
+    (on_path / "cliproj" / "routed.py").write_text(ROUTED_PY)
+    return str(write_settings(on_path, ROUTED_YAML))
+
+
+def test_middleware_for_a_path_shows_the_effective_chain_with_reasons(routed: str) -> None:
+    result = invoke("middleware", "--path", "/api/notes", "--method", "post", "--settings", routed)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("POST /api/notes -> route '/api/notes' (endpoint 'notes')\n")
+    assert columns(out, "MIDDLEWARES[0]") == [
+        "MIDDLEWARES[0]",
+        "cliproj.middlewares.SecurityHeaders",
+        "no",
+        "switched off by ROUTES[0].exclude_middleware[0]",
+    ]
+    assert columns(out, "MIDDLEWARES[1]")[2:] == ["yes", "paths pattern '/api/*' matches"]
+    assert columns(out, "MIDDLEWARES[2]")[2:] == ["yes", "not in exclude_paths"]
+    assert columns(out, "ROUTES[0].middleware[0]") == [
+        "ROUTES[0].middleware[0]",
+        "cliproj.middlewares.Tag",
+        "process_response",
+    ]
+    assert out.endswith("\nView: cliproj.routed.notes\n")
+
+
+def test_middleware_for_an_unmatched_path_says_so(routed: str) -> None:
+    result = invoke("middleware", "--path", "/nowhere", "--settings", routed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("GET /nowhere: no route matches (404 Not Found)")
+    assert columns(result.stdout, "MIDDLEWARES[1]")[2:] == [
+        "no",
+        "paths ['/api/*', '/health', '/graphql/*'] do not match '/nowhere'",
+    ]
+    assert "View:" not in result.stdout
+
+
+def test_middleware_for_a_path_as_json(routed: str) -> None:
+    result = invoke("middleware", "--path", "/health", "--json", "--settings", routed)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["rule"], report["endpoint"], report["view"]) == (
+        "/health",
+        "health",
+        "cliproj.routed.health",
+    )
+    assert [(entry["label"], entry["runs"], entry["reason"]) for entry in report["chain"]] == [
+        ("MIDDLEWARES[0]", True, "runs for every path"),
+        ("MIDDLEWARES[1]", False, "switched off by ROUTES[1].exclude_middleware[0]"),
+        ("MIDDLEWARES[2]", False, "exclude_paths pattern '/health' matches"),
+    ]
+    assert report["route_middleware"] == []
+
+
+def test_middleware_path_must_be_a_path(routed: str) -> None:
+    result = invoke("middleware", "--path", "api/notes", "--settings", routed)
+    assert result.exit_code == 2
+    assert "'api/notes' is not a path; write it as '/api/notes'." in result.output
+
+
+def test_middleware_table_shows_each_entry_scope(routed: str) -> None:
+    result = invoke("middleware", "--json", "--settings", routed)
+    assert result.exit_code == 0, result.output
+    chain = json.loads(result.stdout)["chain"]
+    assert [(entry["paths"], entry["exclude_paths"]) for entry in chain] == [
+        (None, None),
+        (["/api/*", "/health", "/graphql/*"], None),
+        (None, ["/health", "/metrics"]),
+    ]
+
+
+def test_routes_show_each_route_own_middleware_and_exclusions(routed: str) -> None:
+    result = invoke("routes", "--settings", routed)
+    assert result.exit_code == 0, result.output
+    assert columns(result.stdout, "/api/notes") == [
+        "/api/notes",
+        "notes",
+        "GET, POST",
+        "cliproj.routed.notes",
+        "cliproj.middlewares.Tag",
+        "cliproj.middlewares.SecurityHeaders",
+    ]
+    assert columns(result.stdout, "/health")[4:] == ["-", "cliproj.middlewares.Cors"]
+
+
+def test_check_warns_about_unmatched_patterns_and_unprotected_routes(routed: str) -> None:
+    result = invoke("check", "--settings", routed)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
+    assert warnings == [
+        "WARNING lback.W201: MIDDLEWARES[1] ('cliproj.middlewares.Cors'): paths pattern "
+        "'/graphql/*' matches no route, so the middleware meets only 404s there, and what "
+        "middleware outside it serves itself. Check it against 'lback-mw routes' (a '/api/*' "
+        "prefix covers '/api' and everything under it).",
+        "WARNING lback.W202: ROUTES[0].exclude_middleware[0] switches security headers "
+        "(cliproj.middlewares.SecurityHeaders) off for '/api/notes', which accepts POST. Keep "
+        "it on for routes that change state; exempt one view from CSRF with @csrf_exempt when "
+        "another server calls it (a webhook with its own signature).",
+    ]

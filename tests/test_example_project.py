@@ -178,7 +178,28 @@ def test_routes_come_from_the_routes_module(app: App) -> None:
         "/logout",
         "/notes",
         "/api/notes",
+        "/health",
     }
+
+
+def test_health_checks_leave_no_access_log_line(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # routes.py switches the access log off for /health (exclude_middleware) only.
+    with caplog.at_level(logging.INFO, logger="lback_mw.access"):
+        health = client.get("/health")
+        client.get("/login")
+    assert (health.status_code, health.json) == (200, {"status": "ok"})
+    assert health.headers["X-Content-Type-Options"] == "nosniff"  # the rest still ran
+    lines = [record.getMessage() for record in caplog.records if record.name == "lback_mw.access"]
+    assert len(lines) == 1
+    assert '"GET /login ' in lines[0]
+
+
+def test_api_answers_are_never_cached_but_pages_may_be(signed_in: Client) -> None:
+    # The route's own middleware (routes.py) runs for /api/notes only.
+    assert signed_in.get("/api/notes").headers["Cache-Control"] == "no-store"
+    assert "no-store" not in signed_in.get("/notes").headers.get("Cache-Control", "")
 
 
 def test_wsgi_module_exposes_a_built_app(database: Path) -> None:

@@ -150,6 +150,31 @@ def _error(entry: Any, position: int = 0) -> str:
             ["its constructor raised ValueError: boom while building"],
             id="constructor crash",
         ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "path": ["/api/*"]},
+            ["unknown key 'path' in a middleware dict", "Did you mean 'paths'?"],
+            id="paths misspelt",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "paths": "/api/*"},
+            ["paths must be a list of path patterns, like ['/api/*']"],
+            id="paths not a list",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "paths": ["/api*"]},
+            ["paths[0]: '/api*' has a '*' that is not a trailing '/*'", "Did you mean '/api/*'?"],
+            id="paths pattern with a bad star",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "exclude_paths": ["health"]},
+            ["exclude_paths[0]: 'health' is not a path pattern"],
+            id="exclude_paths relative",
+        ),
+        pytest.param(
+            {"class": f"{SAMPLES}.HeaderMiddleware", "paths": []},
+            ["'paths' is empty, so the middleware would never run"],
+            id="paths empty",
+        ),
     ],
 )
 def test_loader_errors_name_entry_path_and_reason(entry: Any, fragments: list[str]) -> None:
@@ -314,6 +339,15 @@ def test_wsgi_middleware_errors_name_the_entry() -> None:
         make_app(
             WSGI_MIDDLEWARES=[
                 {"class": "werkzeug.middleware.proxy_fix.ProxyFix", "params": {"x_fro": 1}}
+            ]
+        )
+
+
+def test_wsgi_middlewares_take_no_paths() -> None:
+    with pytest.raises(ImproperlyConfigured, match="paths and exclude_paths apply to MIDDLEWARES"):
+        make_app(
+            WSGI_MIDDLEWARES=[
+                {"class": "werkzeug.middleware.proxy_fix.ProxyFix", "paths": ["/api/*"]}
             ]
         )
 

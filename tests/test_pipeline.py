@@ -35,6 +35,7 @@ class Recorder(BaseMiddleware):
         raise_in: str | None = None,
         bad_return_in: str | None = None,
         handle_exception: bool = False,
+        view_action: str | None = None,
     ) -> None:
         self.name = name
         self.log = log
@@ -42,6 +43,7 @@ class Recorder(BaseMiddleware):
         self.raise_in = raise_in
         self.bad_return_in = bad_return_in
         self.handle_exception = handle_exception
+        self.view_action = view_action
 
     def process_request(self, request: Request) -> Any:
         self.log.append(f"{self.name}.request")
@@ -51,6 +53,16 @@ class Recorder(BaseMiddleware):
             return "not a response"
         if self.short_circuit:
             return Response(f"short-circuited by {self.name}", status=203)
+        return None
+
+    def process_view(self, request: Request, view: Any, view_kwargs: dict[str, Any]) -> Any:
+        self.log.append(f"{self.name}.view")
+        if self.view_action == "raise":
+            raise RuntimeError(f"{self.name} view failed")
+        if self.view_action == "bad":
+            return 42
+        if self.view_action == "short":
+            return Response(f"answered by {self.name}.process_view", status=203)
         return None
 
     def process_response(self, request: Request, response: WerkzeugResponse) -> Any:
@@ -69,9 +81,19 @@ class Recorder(BaseMiddleware):
         return None
 
 
+class Excluded(Recorder):
+    """A recorder the route switches off with ``exclude_middleware``."""
+
+
+#: Where a recorder is configured: a global entry, one scoped to the requested
+#: path or away from it (``paths``/``exclude_paths``), one the route excludes, or
+#: one of the route's own ``middleware``.
+PLACEMENTS = ("global", "scoped_in", "scoped_out", "excluded_path", "excluded", "route")
+
+
 @dataclass
 class Scenario:
-    """One way through a chain of CHAIN recorders; ``expected()`` applies DESIGN.md's rules."""
+    """One way through a chain of CHAIN recorders; ``expected()`` applies the pipeline's rules."""
 
     short_at: int | None = None
     raise_request_at: int | None = None
@@ -80,6 +102,11 @@ class Scenario:
     bad_response_at: int | None = None
     view_raises: bool = False
     handlers: frozenset[int] = field(default_factory=frozenset)
+    #: ``(index, "short" | "raise" | "bad")``: what one ``process_view`` does.
+    view_action: tuple[int, str] | None = None
+    placements: tuple[str, ...] = ("global",) * CHAIN
+    #: Serve the view from ``/<name>`` (scopes decided per request) instead of ``/x``.
+    dynamic: bool = False
 
     def params(self, index: int) -> dict[str, Any]:
         raise_in = (
@@ -102,35 +129,81 @@ class Scenario:
             "raise_in": raise_in,
             "bad_return_in": bad,
             "handle_exception": index in self.handlers,
+            "view_action": self.view_action[1]
+            if self.view_action and self.view_action[0] == index
+            else None,
         }
 
+    def entry(self, index: int) -> dict[str, Any]:
+        placement = self.placements[index]
+        entry: dict[str, Any] = {
+            "class": Excluded if placement == "excluded" else Recorder,
+            "params": self.params(index),
+        }
+        if placement == "scoped_in":
+            entry["paths"] = ["/x", "/y/*"]
+        elif placement == "scoped_out":
+            entry["paths"] = ["/y/*"]
+        elif placement == "excluded_path":
+            entry["exclude_paths"] = ["/x"]
+        return entry
+
     def expected(self) -> tuple[list[str], int, list[str]]:
+        outer = [i for i, p in enumerate(self.placements) if p in ("global", "scoped_in")]
+        own = [i for i, p in enumerate(self.placements) if p == "route"]
+        order = outer + own
         log: list[str] = []
-        status, entered, error = 200, CHAIN, None
-        for i in range(CHAIN):
-            log.append(f"m{i}.request")
-            if i == self.raise_request_at:
-                entered, error = i, f"m{i} failed"
-                break
-            if i == self.bad_request_at:
-                entered, status = i, 500
-                break
-            if i == self.short_at:
-                entered, status = i + 1, 203
-                break
-        else:
+        status, entered, error = 200, len(order), None
+
+        def requests(layers: list[int], offset: int) -> bool:
+            nonlocal status, entered, error
+            for k, i in enumerate(layers, offset):
+                log.append(f"m{i}.request")
+                if i == self.raise_request_at:
+                    entered, error = k, f"m{i} failed"
+                    return False
+                if i == self.bad_request_at:
+                    entered, status = k, 500
+                    return False
+                if i == self.short_at:
+                    entered, status = k + 1, 203
+                    return False
+            return True
+
+        def views(layers: list[int], count: int) -> bool:
+            nonlocal status, entered, error
+            for i in layers:
+                log.append(f"m{i}.view")
+                action = (
+                    self.view_action[1] if self.view_action and self.view_action[0] == i else None
+                )
+                if action is not None:
+                    entered = count
+                    if action == "raise":
+                        error = f"m{i} view failed"
+                    else:
+                        status = 203 if action == "short" else 500
+                    return False
+            return True
+
+        if (
+            requests(outer, 0)
+            and views(outer, len(outer))
+            and requests(own, len(outer))
+            and views(own, len(order))
+        ):
             log.append("view")
             if self.view_raises:
                 error = "view failed"
         if error is not None:
             status = 500
-            for i in reversed(range(entered)):
+            for i in reversed(order[:entered]):
                 log.append(f"m{i}.exception:{error}")
                 if i in self.handlers:
                     status = 418
                     break
         trail: list[str] = []
-        for i in reversed(range(entered)):
+        for i in reversed(order[:entered]):
             log.append(f"m{i}.response:{status}")
             if i in (self.raise_response_at, self.bad_response_at):
                 status, trail = 500, []  # a fresh error response replaces the old one
@@ -154,6 +227,14 @@ def _scenarios() -> Iterator[Any]:
             Scenario(raise_request_at=i, handlers=frozenset({0})),
             id=f"process_request raises at m{i}, m0 handles",
         )
+        for action in ("short", "raise", "bad"):
+            yield pytest.param(
+                Scenario(view_action=(i, action)), id=f"process_view {action} at m{i}"
+            )
+        yield pytest.param(
+            Scenario(view_action=(i, "raise"), handlers=frozenset({0})),
+            id=f"process_view raises at m{i}, m0 handles",
+        )
     yield pytest.param(Scenario(view_raises=True), id="view raises, nobody handles")
     yield pytest.param(
         Scenario(view_raises=True, handlers=frozenset({0, 2})),
@@ -166,16 +247,55 @@ def _scenarios() -> Iterator[Any]:
         Scenario(view_raises=True, handlers=frozenset({1}), raise_response_at=2),
         id="handled error, then a response hook raises",
     )
+    # Route-level and path-scoped layers: m0 global, m1 the route's own, m2 varies.
+    for placement in PLACEMENTS:
+        for dynamic in (False, True):
+            layout = ("global", "route", placement)
+            where = f"m2 {placement}, {'/<name>' if dynamic else '/x'}"
+            yield pytest.param(
+                Scenario(placements=layout, dynamic=dynamic), id=f"{where}, all pass"
+            )
+            for i in range(CHAIN):
+                for kind, scenario in (
+                    ("short-circuit", Scenario(short_at=i)),
+                    (
+                        "process_request raises",
+                        Scenario(raise_request_at=i, handlers=frozenset({0, 1, 2})),
+                    ),
+                    ("process_view answers", Scenario(view_action=(i, "short"))),
+                    (
+                        "process_view raises",
+                        Scenario(view_action=(i, "raise"), handlers=frozenset({0})),
+                    ),
+                    ("process_response raises", Scenario(raise_response_at=i)),
+                ):
+                    scenario.placements, scenario.dynamic = layout, dynamic
+                    yield pytest.param(scenario, id=f"{where}, {kind} at m{i}")
+            yield pytest.param(
+                Scenario(
+                    placements=layout, dynamic=dynamic, view_raises=True, handlers=frozenset({0, 2})
+                ),
+                id=f"{where}, view raises, innermost handler wins",
+            )
 
 
 def _build(app_factory: Callable[..., App], scenario: Scenario, log: list[str]) -> App:
+    placements = scenario.placements
     app = app_factory(
-        MIDDLEWARES=[{"class": Recorder, "params": scenario.params(i)} for i in range(CHAIN)],
+        MIDDLEWARES=[scenario.entry(i) for i, p in enumerate(placements) if p != "route"],
         dependencies={"log": log},
     )
 
-    @app.route("/")
-    def view(request: Request) -> str:
+    @app.route(
+        "/<name>" if scenario.dynamic else "/x",
+        # A route entry that raises MiddlewareNotUsed is left out; the rest run.
+        middleware=[
+            "tests.sample_middlewares.NotUsed",
+            *(scenario.entry(i) for i, p in enumerate(placements) if p == "route"),
+        ],
+        exclude_middleware=[Excluded] if "excluded" in placements else [],
+    )
+    def view(request: Request, name: str = "x") -> str:
         log.append("view")
         if scenario.view_raises:
             raise RuntimeError("view failed")
@@ -189,7 +309,7 @@ def test_order_matrix(
     scenario: Scenario, app_factory: Callable[..., App], client_for: Callable[[App], Client]
 ) -> None:
     log: list[str] = []
-    response = client_for(_build(app_factory, scenario, log)).get("/")
+    response = client_for(_build(app_factory, scenario, log)).get("/x")
     expected_log, expected_status, expected_trail = scenario.expected()
     assert log == expected_log
     assert response.status_code == expected_status
@@ -199,7 +319,7 @@ def test_order_matrix(
 positions = st.none() | st.integers(min_value=0, max_value=CHAIN - 1)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     scenario=st.builds(
         Scenario,
@@ -210,10 +330,19 @@ positions = st.none() | st.integers(min_value=0, max_value=CHAIN - 1)
         bad_response_at=positions,
         view_raises=st.booleans(),
         handlers=st.frozensets(st.integers(min_value=0, max_value=CHAIN - 1)),
+        view_action=st.none()
+        | st.tuples(
+            st.integers(min_value=0, max_value=CHAIN - 1),
+            st.sampled_from(["short", "raise", "bad"]),
+        ),
+        placements=st.tuples(*[st.sampled_from(PLACEMENTS)] * CHAIN),
+        dynamic=st.booleans(),
     )
 )
 def test_order_for_any_combination_of_behaviours(scenario: Scenario) -> None:
-    """Every mix of short-circuits, raises, bad returns and handlers obeys the rules."""
+    """Every mix of short-circuits, raises, bad returns, handlers and placements
+    (global, path-scoped in or out, excluded by the route, the route's own) obeys
+    the rules, on a static route and on one whose scopes are decided per request."""
     # One Recorder field carries both raise sites, and one both bad-return sites.
     assume(
         scenario.raise_request_at is None or scenario.raise_request_at != scenario.raise_response_at
@@ -221,7 +350,7 @@ def test_order_for_any_combination_of_behaviours(scenario: Scenario) -> None:
     assume(scenario.bad_request_at is None or scenario.bad_request_at != scenario.bad_response_at)
     log: list[str] = []
     app = _build(lambda **settings: make_app(**settings), scenario, log)
-    response = Client(app, lint=True).get("/")
+    response = Client(app, lint=True).get("/x")
     expected_log, expected_status, expected_trail = scenario.expected()
     assert log == expected_log
     assert response.status_code == expected_status
@@ -242,7 +371,14 @@ def test_middleware_not_used_is_left_out_of_the_chain(
     )
     app.route("/")(lambda request: "ok")
     assert client_for(app).get("/").status_code == 200
-    assert log == ["m0.request", "m1.request", "m1.response:200", "m0.response:200"]
+    assert log == [
+        "m0.request",
+        "m1.request",
+        "m0.view",
+        "m1.view",
+        "m1.response:200",
+        "m0.response:200",
+    ]
     assert [(s.label, s.reason) for s in app.skipped_middleware] == [
         ("MIDDLEWARES[1]", "feature flag off")
     ]
@@ -419,10 +555,13 @@ def test_call_next_middleware_sits_in_list_order(
 ) -> None:
     log: list[str] = []
     response = client_for(_mixed_app(app_factory, log)).get("/")
+    # process_view runs innermost, for every layer in list order (Django's way).
     assert log == [
         "m0.request",
         "c.before",
         "m2.request",
+        "m0.view",
+        "m2.view",
         "view",
         "m2.response:200",
         "c.after:200",
@@ -441,6 +580,8 @@ def test_call_next_returns_error_responses_instead_of_raising(
         "m0.request",
         "c.before",
         "m2.request",
+        "m0.view",
+        "m2.view",
         "view",
         "m2.exception:view failed",
         "m2.response:500",
@@ -507,6 +648,8 @@ def test_function_middleware_hooks_and_use_interleave_in_documented_order(
         "m9.request",
         "before1",
         "before2",
+        "m0.view",
+        "m9.view",
         "view",
         "after2",
         "after1",

@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..wrappers import Request
 
-#: The three hook names, in the order a request meets them.
-HOOK_NAMES = ("process_request", "process_response", "process_exception")
+#: The four hook names, in the order a request meets them.
+HOOK_NAMES = ("process_request", "process_view", "process_response", "process_exception")
 
 #: What ``call_next`` does in a ``dispatch(request, call_next)`` middleware.
 CallNext = Callable[[Request], WerkzeugResponse]
@@ -24,6 +24,10 @@ class Middleware(Protocol):
     """
 
     def process_request(self, request: Request) -> WerkzeugResponse | None: ...
+
+    def process_view(
+        self, request: Request, view: Callable[..., Any], view_kwargs: dict[str, Any]
+    ) -> WerkzeugResponse | None: ...
 
     def process_response(
         self, request: Request, response: WerkzeugResponse
@@ -57,6 +61,16 @@ class BaseMiddleware:
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:
         """Runs before the view, in list order; return a response to short-circuit."""
+        return None
+
+    def process_view(
+        self, request: Request, view: Callable[..., Any], view_kwargs: dict[str, Any]
+    ) -> WerkzeugResponse | None:
+        """Runs once the route matched and every ``process_request`` completed, in list
+        order, just before ``view(request, **view_kwargs)``; a response skips the view.
+
+        Not called on a 404 or 405, nor for the automatic ``OPTIONS`` answer.
+        """
         return None
 
     def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:

@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from itsdangerous import BadData, Signer, base64_decode, base64_encode
-from werkzeug.exceptions import HTTPException
 from werkzeug.http import dump_cookie
-from werkzeug.routing import RoutingException
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
+from ..paths import PathSet, compile_paths
 from ..settings import Settings
 from ..wrappers import JSONResponse, Request, Response
 from ._http import add_vary
@@ -274,19 +273,28 @@ class CSRFMiddleware(BaseMiddleware):
         if isinstance(template_globals, MutableMapping):
             template_globals["csrf_token"] = current_csrf_token
 
-    def process_request(self, request: Request) -> WerkzeugResponse | None:
+    def process_request(self, request: Request) -> None:
         session = getattr(request, "session", None)
         token = request.csrf_token = CSRFToken(
             self,
             session if isinstance(session, MutableMapping) else None,
             request.environ.get("HTTP_COOKIE"),
         )
-        if request.method not in SAFE_METHODS:
-            failure = self._failure(request, token)
-            if failure is not None:
-                return self._reject(request, failure)
         token.context = _current.set(token)
-        return None
+
+    def process_view(
+        self, request: Request, view: Callable[..., Any], view_kwargs: dict[str, Any]
+    ) -> WerkzeugResponse | None:
+        """The check itself, as Django's: only here is the view known, for ``@csrf_exempt``.
+
+        A 404 or 405 runs no view, so it is answered as such, never refused here.
+        """
+        if request.method in SAFE_METHODS or getattr(view, "csrf_exempt", False) is True:
+            return None
+        if self._exempt and request.path in self._exempt:
+            return None
+        failure = self._failure(request, request.csrf_token)
+        return None if failure is None else self._reject(request, failure)
 
     def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
         token: CSRFToken = request.csrf_token
@@ -327,10 +335,6 @@ class CSRFMiddleware(BaseMiddleware):
 
     def _failure(self, request: Request, token: CSRFToken) -> str | None:
         """Why the unsafe ``request`` must be refused, or ``None`` to let it through."""
-        if self._exempt is not None and self._exempt.match(request.path):
-            return None
-        if _view_is_exempt(request):
-            return None
         failure = self._origin_failure(request)
         if failure is not None:
             return failure
@@ -394,17 +398,6 @@ class CSRFMiddleware(BaseMiddleware):
         )
 
 
-def _view_is_exempt(request: Request) -> bool:
-    # The view is known only once the router dispatches, inside the chain; match
-    # the route here instead (a dictionary lookup for paths without converters).
-    router = request.app.router
-    try:
-        rule, _ = router.match(request)
-    except (HTTPException, RoutingException):
-        return False  # no view: nothing is exempt
-    return getattr(router.view_for(rule.endpoint), "csrf_exempt", False) is True
-
-
 def _encode(raw: bytes) -> str:
     return base64_encode(raw).decode("ascii")
 
@@ -451,26 +444,20 @@ def _parse_trusted_origins(
     return frozenset(exact), tuple(wildcards)
 
 
-def _compile_exempt_paths(paths: Sequence[str]) -> re.Pattern[str] | None:
-    """One regular expression for every exempt path: prefixes, and patterns starting with ``^``."""
-    parts = []
-    for path in paths:
-        if path.startswith("^"):
-            try:
-                re.compile(path)
-            except re.error as exc:
-                raise ImproperlyConfigured(
-                    f"{_CLASS}: exempt_paths entry {path!r} is not a valid regular "
-                    f"expression: {exc}."
-                ) from exc
-            parts.append(f"(?:{path})")
-        elif path.startswith("/"):
-            # "/hooks/" covers what is under it; "/hooks" also covers "/hooks" itself,
-            # but never "/hooksmith", nor "/hooks\n" (which "$" would let through).
-            parts.append(re.escape(path) + ("" if path.endswith("/") else r"(?:/|\Z)"))
-        else:
+def _compile_exempt_paths(paths: Sequence[str]) -> PathSet:
+    """``exempt_paths`` in the one path syntax; the spellings of 0.0 are refused with
+    the new form, since reading them as exact paths would quietly break webhooks."""
+    where = f"{_CLASS}: exempt_paths"
+    for index, path in enumerate(paths):
+        if isinstance(path, str) and path.startswith("^"):
             raise ImproperlyConfigured(
-                f"{_CLASS}: exempt_paths entry {path!r} must be a path starting with '/' "
-                "(a prefix, like '/webhooks/') or a regular expression starting with '^'."
+                f"{where}[{index}]: {path!r} is a regular expression; exempt_paths takes "
+                "path patterns now: '/webhooks/*' for a prefix, or a werkzeug rule like "
+                "'/hooks/<name>'. See docs/middleware.md, 'Path patterns'."
             )
-    return re.compile("|".join(parts)) if parts else None
+        if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
+            raise ImproperlyConfigured(
+                f"{where}[{index}]: {path!r} ends with '/', which used to mean everything "
+                f"under it. Write {path + '*'!r} (that path and everything under it)."
+            )
+    return compile_paths(paths, where)

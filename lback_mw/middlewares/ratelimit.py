@@ -28,6 +28,7 @@ from ..backends import (
 from ..backends.ratelimit import Algorithm
 from ..exceptions import ImproperlyConfigured, did_you_mean
 from ..loader import import_object
+from ..paths import PathPattern, PathSet, compile_paths
 from ..wrappers import Request, Response
 from .base import BaseMiddleware
 
@@ -52,7 +53,8 @@ class RateLimitRule(TypedDict, total=False):
     ``path`` and ``limit`` are required.
     """
 
-    #: ``"/login"`` (exactly this path) or ``"/api/*"`` (every path starting ``/api/``).
+    #: A path pattern: ``"/login"`` (exactly this path) or ``"/api/*"`` (``/api``
+    #: and every path under it); see docs/middleware.md, "Path patterns".
     path: str
     #: A rate such as ``"5/minute"``.
     limit: str
@@ -60,33 +62,6 @@ class RateLimitRule(TypedDict, total=False):
     methods: list[str]
     #: Overrides the middleware's ``algorithm`` for this rule.
     algorithm: Algorithm
-
-
-class _PathSet:
-    """Exact paths and ``prefix*`` patterns, matched with one set lookup and one
-    ``str.startswith`` over a tuple (both in C)."""
-
-    def __init__(self, patterns: list[str], where: str) -> None:
-        exact, prefixes = set(), []
-        for pattern in patterns:
-            if not isinstance(pattern, str) or not pattern.startswith("/"):
-                raise ImproperlyConfigured(
-                    f"{where}: path {pattern!r} must start with '/', like '/login' or '/api/*'."
-                )
-            if "*" in pattern[:-1]:
-                raise ImproperlyConfigured(
-                    f"{where}: path {pattern!r} has a '*' before its end; only a trailing '*' "
-                    "(a prefix, like '/api/*') is supported."
-                )
-            if pattern.endswith("*"):
-                prefixes.append(pattern[:-1])
-            else:
-                exact.add(pattern)
-        self.exact = frozenset(exact)
-        self.prefixes = tuple(prefixes)
-
-    def __contains__(self, path: str) -> bool:
-        return path in self.exact or (bool(self.prefixes) and path.startswith(self.prefixes))
 
 
 class RateLimitMiddleware(BaseMiddleware):
@@ -139,7 +114,7 @@ class RateLimitMiddleware(BaseMiddleware):
                 f"{name}: no limit is configured. Give limit='100/minute' (or max_requests "
                 "and window_seconds), or rules=[{'path': '/api/*', 'limit': '100/minute'}]."
             )
-        self.exempt_paths = _PathSet(list(exempt_paths or ()), f"{name}: exempt_paths")
+        self.exempt_paths = compile_paths(exempt_paths or [], f"{name}: exempt_paths")
         self.key_func = _key_function(name, key, key_func)
 
         url = backend or (config.RATELIMIT_BACKEND if config is not None else None)
@@ -244,7 +219,7 @@ _RULE_KEYS = RateLimitRule.__annotations__.keys()
 
 def _rule(
     name: str, index: int, rule: RateLimitRule, algorithm: Algorithm
-) -> tuple[_PathSet, frozenset[str] | None, str, RateLimitPolicy]:
+) -> tuple[PathSet, frozenset[str] | None, str, RateLimitPolicy]:
     where = f"{name}: rules[{index}]"
     if not isinstance(rule, dict):
         raise ImproperlyConfigured(
@@ -262,7 +237,7 @@ def _rule(
                 f"{where} has no {required!r}; a rule needs 'path' and 'limit', like "
                 "{'path': '/api/*', 'limit': '100/minute'}."
             )
-    paths = _PathSet([rule["path"]], where)
+    paths = PathSet([PathPattern.parse(rule["path"], f"{where}: path")])
     try:
         policy = RateLimitPolicy.parse(rule["limit"], rule.get("algorithm", algorithm))
     except ValueError as exc:

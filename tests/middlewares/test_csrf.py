@@ -320,9 +320,7 @@ def test_the_session_adopts_the_secret_at_login(app_factory, client_for, redis_u
     assert [h for h in response.headers.getlist("Set-Cookie") if "csrftoken" in h] == []
 
 
-def test_logout_of_a_server_side_session_stores_nothing_new(
-    app_factory, client_for, redis_url
-):
+def test_logout_of_a_server_side_session_stores_nothing_new(app_factory, client_for, redis_url):
     client = client_for(server_side_app(app_factory, redis_url))
     client.post("/sign-in", data={"csrf_token": token_from(client)})
     token = token_from(client)
@@ -528,17 +526,18 @@ def test_trusted_origins_come_from_settings(app_factory, client_for):
 
 
 def test_exempt_paths(app_factory, client_for):
-    app = build(app_factory, exempt_paths=["/webhooks/", "/health", r"^/api/v\d+/public/"])
+    app = build(
+        app_factory, exempt_paths=["/webhooks/*", "/health", "/api/v<int:v>/public/<path:rest>"]
+    )
 
     @app.route("/<path:anything>", methods=["POST"])
     def anything(request: Request, anything: str) -> str:
         return anything
 
     client = client_for(app)
-    for path in ("/webhooks/stripe", "/health", "/health/deep", "/api/v2/public/x"):
+    for path in ("/webhooks/stripe", "/webhooks", "/health", "/api/v2/public/x"):
         assert client.post(path).status_code == 200, path
-    # "/health%0A" arrives as "/health\n", which a regular expression's "$" matches.
-    for path in ("/webhooks", "/healthz", "/api/vX/public/x", "/x/health", "/health%0A"):
+    for path in ("/webhooksmith", "/healthz", "/health/deep", "/api/vX/public/x"):
         assert reason(client.post(path)) == "CSRF cookie not set", path
 
 
@@ -547,7 +546,8 @@ def test_the_csrf_exempt_decorator(app_factory, client_for):
     assert client.post("/hook").status_code == 200
     assert client.post("/hooks/7").text == "hook 7"  # a rule with a converter
     assert reason(client.post("/submit")) == "CSRF cookie not set"
-    assert reason(client.post("/nowhere")) == "CSRF cookie not set"  # no view, no exemption
+    # No view, so no check (Django's way): the client learns it is a 404, nothing more.
+    assert client.post("/nowhere").status_code == 404
 
 
 def test_an_exempt_view_gets_the_raw_form_body(app_factory, client_for):
@@ -607,8 +607,14 @@ def test_csrf_token_is_not_left_behind_after_the_request(app_factory, client_for
         ),
         pytest.param({"trusted_origins": ["*"]}, "is not an origin", id="star"),
         pytest.param({"trusted_origins": ["https://*"]}, "is not an origin", id="star-host"),
-        pytest.param({"exempt_paths": ["webhooks"]}, "must be a path starting with '/'", id="p"),
-        pytest.param({"exempt_paths": ["^/(unclosed"]}, "not a valid regular expression", id="re"),
+        pytest.param({"exempt_paths": ["webhooks"]}, "is not a path pattern", id="p"),
+        pytest.param(
+            {"exempt_paths": ["^/api/"]}, "is a regular expression; exempt_paths takes", id="re"
+        ),
+        pytest.param(
+            {"exempt_paths": ["/webhooks/"]}, "Write '/webhooks/*'", id="old prefix spelling"
+        ),
+        pytest.param({"exempt_paths": ["/a*"]}, "Did you mean '/a/*'?", id="inner star"),
         pytest.param({"cookie_samesite": "None"}, "needs secure=True", id="samesite"),
         pytest.param({"cookie_max_age": -1}, "cookie_max_age must be a positive", id="max-age"),
         pytest.param({"field_name": ""}, "field_name must not be empty", id="field"),
