@@ -25,6 +25,7 @@ from .loader import (
     load_middlewares,
     wrap_wsgi_middlewares,
 )
+from .log_config import configure_logging
 from .pipeline import Handler, build_handler
 from .routing import Route, Router, View
 from .settings import Settings, load_settings
@@ -276,7 +277,10 @@ def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None =
         dotted paths).
     :raises ImproperlyConfigured: for any bad setting or middleware entry.
     """
-    app = App(load_settings(settings))
+    loaded = load_settings(settings)
+    # First, so that what the middleware constructors log is already configured.
+    configure_logging(loaded)
+    app = App(loaded)
     conf = app.settings
     for name, path in conf.DEPENDENCIES.items():
         target = import_object(path, f"DEPENDENCIES[{name!r}] ({path!r})")

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,17 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str:
+        """The first match of the regex ``pattern`` in the log, once it is written."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.log())
+            if found is not None:
+                return found.group(0)
+            if time.monotonic() > deadline:
+                pytest.fail(f"{pattern!r} not in the log within {timeout} s:\n{self.log()}")
+            time.sleep(0.1)
 
     def worker_pids(self, expected: int, timeout: float = 10.0) -> set[str]:
         """The pids of the booted workers, once ``expected`` of them booted (or at timeout)."""
@@ -85,28 +96,39 @@ def free_port() -> int:
 @contextmanager
 def serve(
     cwd: Path,
-    settings: str,
+    settings: str | None,
     *,
-    workers: int = 2,
+    workers: int | None = 2,
     env: Mapping[str, str] | None = None,
     ready_path: str = "/",
+    args: Sequence[str] = (),
+    stdout_apart: bool = False,
 ) -> Iterator[Server]:
     """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers.
 
     ``env`` adds to a copy of this process's environment without its ``LBACK_*``
-    variables. Any HTTP answer on ``ready_path`` (even a 404) counts as up. The
-    server is terminated, then killed if it must be, when the block ends.
+    variables. ``settings=None`` and ``workers=None`` leave those options out;
+    ``args`` follow them (``["--app", "m:app"]``, ``["--", "--keep-alive", "5"]``).
+    With ``stdout_apart`` the log holds stderr only (stdout goes to a file of
+    its own). Any HTTP answer on ``ready_path`` (even a 404) counts as up. The server is
+    terminated, then killed if it must be, when the block ends.
     """
     port = free_port()
     full_env = {name: value for name, value in os.environ.items() if not name.startswith("LBACK_")}
     full_env["XDG_RUNTIME_DIR"] = str(cwd)  # gunicorn's control socket goes here
     full_env.update(env or {})
     log_path = cwd / f"serve-{port}.log"
-    command = [sys.executable, "-m", "lback_mw", "serve", "--settings", settings]
-    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
-    with log_path.open("wb") as log:
+    command = [sys.executable, "-m", "lback_mw", "serve", "--bind", f"127.0.0.1:{port}"]
+    command += ["--settings", settings] if settings is not None else []
+    command += ["--workers", str(workers)] if workers is not None else []
+    command += args
+    with log_path.open("wb") as log, (cwd / f"serve-{port}.out").open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=cwd,
+            env=full_env,
+            stdout=out if stdout_apart else log,
+            stderr=log if stdout_apart else subprocess.STDOUT,
         )
         server = Server(f"http://127.0.0.1:{port}", process, log_path)
         try:

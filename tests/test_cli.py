@@ -276,14 +276,14 @@ def test_check_warns_about_risky_settings(on_path: Path) -> None:
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
     assert len(warnings) == 3
-    assert warnings[0].startswith("WARNING ordering: CORS placed inside authentication")
+    assert warnings[0].startswith("WARNING lback.W001: CORS placed inside authentication")
     assert warnings[1].startswith(
-        "WARNING ordering: security headers placed inside gzip: MIDDLEWARES[1] "
+        "WARNING lback.W001: security headers placed inside gzip: MIDDLEWARES[1] "
         "('cliproj.middlewares.SecurityHeaders') (role 'security_headers') comes after "
         "MIDDLEWARES[0] ('cliproj.middlewares.Gzip') (role 'gzip')."
     )
     assert warnings[1].endswith("Move MIDDLEWARES[1] above MIDDLEWARES[0].")
-    assert warnings[2].startswith("WARNING short-secret-key: SECRET_KEY is only 5 characters")
+    assert warnings[2].startswith("WARNING lback.W004: SECRET_KEY is only 5 characters")
     assert result.stdout.endswith("; 3 warnings.\n")
 
 
@@ -313,7 +313,8 @@ WSGI_MIDDLEWARES:
 """
 
 
-def test_middleware_table(on_path: Path) -> None:
+def test_middleware_table(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough for the table layout
     result = invoke("middleware", "--settings", str(write_settings(on_path, CHAIN_YAML)))
     assert result.exit_code == 0, result.output
     out = result.stdout
