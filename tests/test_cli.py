@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -607,7 +608,10 @@ MIDDLEWARES:
 
 
 def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
-    on_path: Path, monkeypatch: pytest.MonkeyPatch, served: list[dict[str, Any]]
+    on_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    served: list[dict[str, Any]],
+    request: pytest.FixtureRequest,
 ) -> None:
     import logging
 
@@ -616,8 +620,15 @@ def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
     # As in a fresh process: nobody configured logging (pytest's own handlers aside).
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
     lback_logger = logging.getLogger("lback_mw")
-    monkeypatch.setattr(lback_logger, "handlers", [])
-    monkeypatch.setattr(lback_logger, "level", logging.NOTSET)
+    access_logger = logging.getLogger("lback_mw.access")
+    for logger in (lback_logger, access_logger):  # the default logging configures both
+        monkeypatch.setattr(logger, "handlers", [])
+        monkeypatch.setattr(logger, "propagate", True)
+        # setLevel, not setattr: it also clears the loggers' isEnabledFor caches, so
+        # INFO does not stay enabled for the tests after this one.
+        request.addfinalizer(functools.partial(logger.setLevel, logger.level))
+        logger.setLevel(logging.NOTSET)
+    monkeypatch.setattr("lback_mw.log_config._applied", None)
     result = invoke("run", "--settings", str(write_settings(on_path, ACCESS_LOG_YAML)))
     assert result.exit_code == 0, result.output
     handler_class = served[0]["request_handler"]
@@ -625,6 +636,8 @@ def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
     assert handler_class.log_request is not WSGIRequestHandler.log_request
     assert lback_logger.isEnabledFor(logging.INFO)
     assert len(lback_logger.handlers) == 1
+    assert access_logger.isEnabledFor(logging.INFO)
+    assert len(access_logger.handlers) == 1
 
 
 def test_run_keeps_werkzeugs_request_lines_without_an_access_log(

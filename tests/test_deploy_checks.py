@@ -38,15 +38,22 @@ PRODUCTION: dict[str, Any] = {
 
 
 @pytest.fixture(autouse=True)
-def _restore_access_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Some cases apply LOGGING (process-wide); undo it. (Opening the Redis backends
-    above connects to nothing, so no server is needed.)"""
-    access = logging.getLogger("lback_mw.access")
-    saved = list(access.handlers), access.level
+def _fresh_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As in a fresh process: no pytest capture handler on the root logger, and no
+    level or handler left on lback_mw's loggers by other tests; some cases apply
+    LOGGING (process-wide), undone after. (Opening the Redis backends above
+    connects to nothing, so no server is needed.)"""
+    loggers = [logging.getLogger(name) for name in ("lback_mw", "lback_mw.access")]
+    saved = [(list(logger.handlers), logger.level) for logger in loggers]
     monkeypatch.setattr(log_config, "_applied", None)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    for logger in loggers:
+        logger.handlers[:] = []
+        logger.setLevel(logging.NOTSET)
     yield
-    access.handlers[:], level = saved
-    access.setLevel(level)
+    for logger, (handlers, level) in zip(loggers, saved, strict=True):
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 def findings(workers: int = 2, **changes: Any) -> list[tuple[str, str]]:
