@@ -24,6 +24,10 @@ def _restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         logger = logging.getLogger(name)
         saved[name] = (list(logger.handlers), logger.level, logger.propagate, logger.disabled)
     monkeypatch.setattr(log_config, "_applied", None)
+    for name in ("lback_mw", "lback_mw.access"):  # as in a fresh process
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.setLevel(logging.NOTSET)
     yield
     for name, (handlers, level, propagate, disabled) in saved.items():
         logger = logging.getLogger(name)
@@ -69,14 +73,15 @@ def test_logging_reaches_the_access_log(tmp_path: Path) -> None:
 def test_the_same_logging_is_applied_once(tmp_path: Path) -> None:
     config = file_logging(tmp_path / "app.log")
     make_app(LOGGING=config).close()
-    [handler] = logging.getLogger("myproject").handlers
+    handlers = list(logging.getLogger("myproject").handlers)
     make_app(LOGGING=config).close()  # a second app of the same project, as in tests
-    assert logging.getLogger("myproject").handlers == [handler]
+    assert logging.getLogger("myproject").handlers == handlers
 
 
 def test_opt_out_leaves_logging_alone(tmp_path: Path) -> None:
+    before = list(logging.getLogger("myproject").handlers)
     make_app(LOGGING=file_logging(tmp_path / "app.log"), LOGGING_CONFIG=False).close()
-    assert logging.getLogger("myproject").handlers == []
+    assert logging.getLogger("myproject").handlers == before
     assert not (tmp_path / "app.log").exists()
 
 
