@@ -59,7 +59,9 @@ def configure_logging(settings: Settings) -> None:
     """Apply ``settings.LOGGING`` unless it is unset, opted out, or applied already."""
     if settings.LOGGING is None or not settings.LOGGING_CONFIG:
         return
-    _apply(settings.LOGGING, "LOGGING")
+    # dictConfig's own default (True) would silence every logger that exists
+    # already, lback_mw.errors and its 500 tracebacks included: say so to get it.
+    _apply({"disable_existing_loggers": False, **settings.LOGGING}, "LOGGING")
 
 
 def install_default_logging(settings: Settings) -> None:

@@ -103,13 +103,16 @@ def serve(
     ready_path: str = "/",
     args: Sequence[str] = (),
     stdout_apart: bool = False,
+    gunicorn_app: str | None = None,
 ) -> Iterator[Server]:
     """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers.
 
     ``env`` adds to a copy of this process's environment without its ``LBACK_*``
     variables. ``settings=None`` and ``workers=None`` leave those options out;
     ``args`` follow them (``["--app", "m:app"]``, ``["--", "--keep-alive", "5"]``).
-    With ``stdout_apart`` the log holds stderr only (stdout goes to a file of
+    ``gunicorn_app`` (``"myproject.wsgi:app"``) runs plain gunicorn on that module
+    instead, with ``settings`` and ``args`` ignored. With ``stdout_apart`` the log
+    holds stderr only (stdout goes to a file of
     its own). Any HTTP answer on ``ready_path`` (even a 404) counts as up. The server is
     terminated, then killed if it must be, when the block ends.
     """
@@ -122,6 +125,9 @@ def serve(
     command += ["--settings", settings] if settings is not None else []
     command += ["--workers", str(workers)] if workers is not None else []
     command += args
+    if gunicorn_app is not None:
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", str(workers or 1), gunicorn_app]
     with log_path.open("wb") as log, (cwd / f"serve-{port}.out").open("wb") as out:
         process = subprocess.Popen(
             command,

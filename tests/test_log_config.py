@@ -13,7 +13,7 @@ import pytest
 from lback_mw import ImproperlyConfigured, log_config
 from lback_mw.testing import make_app
 
-LOGGER_NAMES = ("", "lback_mw", "lback_mw.access", "myproject")
+LOGGER_NAMES = ("", "lback_mw", "lback_mw.access", "lback_mw.errors", "myproject")
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +76,22 @@ def test_the_same_logging_is_applied_once(tmp_path: Path) -> None:
     handlers = list(logging.getLogger("myproject").handlers)
     make_app(LOGGING=config).close()  # a second app of the same project, as in tests
     assert logging.getLogger("myproject").handlers == handlers
+
+
+def test_existing_loggers_stay_enabled_unless_asked(tmp_path: Path) -> None:
+    errors = logging.getLogger("lback_mw.errors")  # created when lback_mw was imported
+    make_app(LOGGING={"version": 1}).close()
+    assert not errors.disabled
+    every = [
+        obj for obj in logging.root.manager.loggerDict.values() if isinstance(obj, logging.Logger)
+    ]
+    enabled = [logger for logger in every if not logger.disabled]
+    try:
+        make_app(LOGGING={"version": 1, "disable_existing_loggers": True}).close()
+        assert errors.disabled
+    finally:
+        for logger in enabled:
+            logger.disabled = False
 
 
 def test_opt_out_leaves_logging_alone(tmp_path: Path) -> None:

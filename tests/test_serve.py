@@ -73,20 +73,7 @@ def test_access_log_is_on_stderr_by_default(project: Path) -> None:
 
 def test_logging_setting_is_applied_under_serve(project: Path) -> None:
     access_file = project / "access.log"
-    (project / "serveproj" / "settings.py").write_text(
-        settings(
-            f"""
-            LOGGING = {{
-                "version": 1,
-                "disable_existing_loggers": False,
-                "handlers": {{
-                    "file": {{"class": "logging.FileHandler", "filename": {str(access_file)!r}}}
-                }},
-                "loggers": {{"lback_mw.access": {{"handlers": ["file"], "level": "INFO"}}}},
-            }}
-            """
-        )
-    )
+    (project / "serveproj" / "settings.py").write_text(settings(_file_logging(access_file)))
     with serve(project, "serveproj.settings", workers=2, ready_path="/hello") as server:
         for _ in range(3):
             assert server.get("/hello").status == 200
@@ -94,6 +81,16 @@ def test_logging_setting_is_applied_under_serve(project: Path) -> None:
     # The dictConfig handler writes the message alone; the default would not be used.
     assert all(re.fullmatch(ACCESS_LINE + r" .*", line) for line in lines), lines
     assert not re.search(ACCESS_LINE, server.log())
+
+
+def test_plain_gunicorn_logs_as_serve_does(project: Path) -> None:
+    # LOGGING is applied by create_app, so gunicorn on the module needs nothing more.
+    access_file = project / "access.log"
+    (project / "serveproj" / "settings.py").write_text(settings(_file_logging(access_file)))
+    with serve(project, None, gunicorn_app="serveproj.wsgi:app", ready_path="/hello") as server:
+        assert server.get("/hello").status == 200
+        lines = _wait_for_lines(access_file, 2)
+    assert all(re.fullmatch(ACCESS_LINE + r" .*", line) for line in lines), lines
 
 
 def test_gunicorn_config_file_and_flags_pass_through(project: Path) -> None:
@@ -175,6 +172,17 @@ def test_one_worker_with_a_memory_backend_does_not_warn(project: Path) -> None:
     with serve(project, "serveproj.settings", workers=1) as server:
         # The warning is printed before gunicorn starts, so it would be there by now.
         assert "lback.E001" not in server.log()
+
+
+def _file_logging(path: Path) -> str:
+    """A LOGGING setting that sends the access log to ``path``, the message alone."""
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(path)}},
+        "loggers": {"lback_mw.access": {"handlers": ["file"], "level": "INFO"}},
+    }
+    return f"LOGGING = {config!r}\n"
 
 
 def _entry(middleware: str) -> dict[str, object]:
