@@ -5,5 +5,5 @@ Sign-in with sessions and CSRF-protected forms, per-user notes in SQLite through
 (request id, access log, timing, security headers, trusted hosts, CORS, gzip).
 
 Run it with ``lback-mw run --settings example_project.settings`` from the
-repository root, or serve :data:`example_project.wsgi.application` with gunicorn.
+repository root, or serve :data:`example_project.wsgi.app` with gunicorn.
 """

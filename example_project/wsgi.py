@@ -1,7 +1,7 @@
 """The WSGI entry point for production servers.
 
     LBACK_DEBUG=0 LBACK_SECRET_KEY=... gunicorn --workers 4 --bind 0.0.0.0:8000 \\
-        example_project.wsgi:application
+        example_project.wsgi:app
 
 Settings are read from ``example_project/settings.py``; ``LBACK_<NAME>``
 environment variables override them (``LBACK_DEBUG=0``, ``LBACK_SECRET_KEY``,
@@ -13,4 +13,4 @@ itself), so they do not all try to create them at the same moment.
 
 from lback_mw import create_app
 
-application = create_app("example_project.settings")
+app = create_app("example_project.settings")

@@ -29,6 +29,7 @@ from .loader import (
     resolve_exclusions,
     wrap_wsgi_middlewares,
 )
+from .log_config import configure_logging
 from .routing import Route, Router, View
 from .settings import Settings, load_settings
 from .templating import TemplateRenderer
@@ -333,7 +334,10 @@ def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None =
         dotted paths).
     :raises ImproperlyConfigured: for any bad setting or middleware entry.
     """
-    app = App(load_settings(settings))
+    loaded = load_settings(settings)
+    # First, so that what the middleware constructors log is already configured.
+    configure_logging(loaded)
+    app = App(loaded)
     conf = app.settings
     for name, path in conf.DEPENDENCIES.items():
         target = import_object(path, f"DEPENDENCIES[{name!r}] ({path!r})")

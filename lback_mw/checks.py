@@ -1,19 +1,21 @@
-"""The warnings of ``lback-mw check``: settings that load but are probably wrong.
+"""The findings of ``lback-mw check``: settings that load but are probably wrong.
 
-Errors stop :func:`~lback_mw.create_app` with :class:`~lback_mw.ImproperlyConfigured`;
-what is left for here is configuration that works but does something the
-author rarely means: a risky middleware order, DEBUG in production, a weak key.
-Every warning names the entry (``MIDDLEWARES[3] ('myapp.mw.Auth')``) and says
-what to change.
+Errors that stop :func:`~lback_mw.create_app` raise
+:class:`~lback_mw.ImproperlyConfigured`; what is left for here is configuration
+that works but does something the author rarely means: a risky middleware order,
+DEBUG in production, a weak key. The production checks of ``check --deploy`` are
+in :mod:`lback_mw.deploy_checks`. Every finding has a stable id (``lback.W001``),
+names the entry (``MIDDLEWARES[3] ('myapp.mw.Auth')``) and says what to change;
+``SILENCED_CHECKS`` lists the ids a project has decided to live with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from .exceptions import count
+from .exceptions import ImproperlyConfigured, count, did_you_mean
 from .layers import Layer
 from .middlewares.base import HOOK_NAMES, BaseMiddleware
 
@@ -23,17 +25,55 @@ if TYPE_CHECKING:
 #: Below this length a SECRET_KEY is guessable offline from one signed cookie.
 MIN_SECRET_KEY_LENGTH = 32
 
+Level = Literal["error", "warning"]
+
 
 @dataclass(frozen=True)
-class CheckWarning:
-    """One finding: a stable ``id`` (to grep for, and to look up in docs/cli.md)
-    and a message that says what is wrong and what to change."""
+class CheckMessage:
+    """One finding: a stable ``id`` (to grep for, to silence, and to look up in
+    docs/cli.md) and a message that says what is wrong and what to change. An id
+    ``lback.E...`` is an error (``check`` exits 1), ``lback.W...`` a warning."""
 
     id: str
     message: str
 
+    @property
+    def level(self) -> Level:
+        return "error" if self.id.startswith("lback.E") else "warning"
+
     def __str__(self) -> str:
         return f"{self.id}: {self.message}"
+
+
+#: Every id a check can report, with what it is about (docs/cli.md has the table).
+CHECK_IDS = {
+    "lback.W001": "middleware order",
+    "lback.W002": "middleware that does nothing",
+    "lback.W003": "DEBUG on",
+    "lback.W004": "short SECRET_KEY",
+    "lback.E001": "memory:// backend with several workers",
+    "lback.E002": "placeholder SECRET_KEY",
+    "lback.W005": "ALLOWED_HOSTS allows any host",
+    "lback.W006": "no HTTPS redirect",
+    "lback.W007": "no HSTS",
+    "lback.W008": "cookie without Secure",
+    "lback.W009": "/metrics without a token",
+    "lback.W010": "access log without a handler",
+    "lback.W201": "a paths pattern that matches no route",
+    "lback.W202": "a route switching a protective middleware off for an unsafe method",
+}
+
+
+def silence(messages: Sequence[CheckMessage], silenced: Sequence[str]) -> list[CheckMessage]:
+    """``messages`` without the ids in ``SILENCED_CHECKS``; an unknown id is an error,
+    so a typo there never hides nothing while looking as if it hid something."""
+    for index, check_id in enumerate(silenced):
+        if check_id not in CHECK_IDS:
+            raise ImproperlyConfigured(
+                f"SILENCED_CHECKS[{index}] is {check_id!r}, which is not a check id; ids look "
+                f"like 'lback.W003' (docs/cli.md lists them).{did_you_mean(check_id, CHECK_IDS)}"
+            )
+    return [message for message in messages if message.id not in silenced]
 
 
 @dataclass(frozen=True)
@@ -156,12 +196,12 @@ ORDERING_RULES = (
 )
 
 
-def check_app(app: App) -> list[CheckWarning]:
-    """Run every check on a built app; an empty list means no warnings."""
-    return [warning for check in CHECKS for warning in check(app)]
+def check_app(app: App) -> list[CheckMessage]:
+    """Run every general check on a built app (not silenced); empty means no findings."""
+    return [message for check in CHECKS for message in check(app)]
 
 
-def check_ordering(app: App) -> list[CheckWarning]:
+def check_ordering(app: App) -> list[CheckMessage]:
     """Apply :data:`ORDERING_RULES` to the chain (``MIDDLEWARES``, then ``app.use``)."""
     roles = [(layer, getattr(layer.instance, "ordering_role", None)) for layer in app.chain]
     warnings = []
@@ -174,11 +214,11 @@ def check_ordering(app: App) -> list[CheckWarning]:
                     continue
                 summary = f"{_role(rule.outer)} placed inside {_role(rule.inner)}"
                 warnings.append(
-                    CheckWarning(
-                        "ordering",
+                    CheckMessage(
+                        "lback.W001",
                         (
-                            f"{summary}: {_name(outer)} (role {rule.outer!r}) comes after "
-                            f"{_name(inner)} (role {rule.inner!r}). {rule.reason} "
+                            f"{summary}: {layer_name(outer)} (role {rule.outer!r}) comes after "
+                            f"{layer_name(inner)} (role {rule.inner!r}). {rule.reason} "
                             f"{_move(outer, inner)}"
                         ),
                     )
@@ -186,13 +226,13 @@ def check_ordering(app: App) -> list[CheckWarning]:
     return warnings
 
 
-def check_debug(app: App) -> list[CheckWarning]:
+def check_debug(app: App) -> list[CheckMessage]:
     """DEBUG shows tracebacks, with source and local paths, to anyone who triggers a 500."""
     if not app.settings.DEBUG:
         return []
     return [
-        CheckWarning(
-            "debug",
+        CheckMessage(
+            "lback.W003",
             (
                 "DEBUG is on: error pages show tracebacks to whoever sends the request. Turn it "
                 "off before deploying (DEBUG = False in settings, or LBACK_DEBUG=false)."
@@ -201,14 +241,14 @@ def check_debug(app: App) -> list[CheckWarning]:
     ]
 
 
-def check_noop_middleware(app: App) -> list[CheckWarning]:
+def check_noop_middleware(app: App) -> list[CheckMessage]:
     """A BaseMiddleware subclass that overrides no hook costs a chain slot and does nothing."""
     hooks = ", ".join(HOOK_NAMES)
     return [
-        CheckWarning(
-            "noop-middleware",
+        CheckMessage(
+            "lback.W002",
             (
-                f"{_name(layer)} overrides none of {hooks}, so it does nothing per request. "
+                f"{layer_name(layer)} overrides none of {hooks}, so it does nothing per request. "
                 "Override a hook, or remove it from the chain; if it only does set-up work "
                 "in __init__, end __init__ with 'raise MiddlewareNotUsed' to say so."
             ),
@@ -218,24 +258,27 @@ def check_noop_middleware(app: App) -> list[CheckWarning]:
     ]
 
 
-def check_secret_key(app: App) -> list[CheckWarning]:
+def check_secret_key(app: App) -> list[CheckMessage]:
     """A short SECRET_KEY can be brute-forced from one signed value (cookie, CSRF token)."""
     settings = app.settings
     length = len(settings.SECRET_KEY)
     # An empty key with DEBUG off is already an error; with DEBUG on it is accepted.
     if settings.DEBUG or length >= MIN_SECRET_KEY_LENGTH:
         return []
-    return [
-        CheckWarning(
-            "short-secret-key",
-            (
-                f"SECRET_KEY is only {count(length, 'character')} long; anyone holding one "
-                "signed cookie can try to guess it offline. Use at least "
-                f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of: "
-                "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-            ),
-        )
-    ]
+    return [short_secret_key(length)]
+
+
+def short_secret_key(length: int) -> CheckMessage:
+    """``lback.W004``, also reported by ``check --deploy`` while DEBUG is on."""
+    return CheckMessage(
+        "lback.W004",
+        (
+            f"SECRET_KEY is only {count(length, 'character')} long; anyone holding one "
+            "signed cookie can try to guess it offline. Use at least "
+            f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        ),
+    )
 
 
 #: Roles whose protection a route should not switch off for a method that changes
@@ -245,7 +288,7 @@ PROTECTIVE_ROLES = ("csrf", "trusted_host", "security_headers")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def check_unmatched_paths(app: App) -> list[CheckWarning]:
+def check_unmatched_paths(app: App) -> list[CheckMessage]:
     """A ``paths`` pattern that no route can match is a typo or a leftover: the layer
     then runs for 404s only. (``exclude_paths`` often names what a middleware serves
     itself, such as ``/static/*`` or ``/metrics``, so it is not checked.)"""
@@ -258,9 +301,9 @@ def check_unmatched_paths(app: App) -> list[CheckWarning]:
         for pattern in paths.patterns:
             if all(pattern.decide(rule) is False for rule in rules):
                 warnings.append(
-                    CheckWarning(
+                    CheckMessage(
                         "lback.W201",
-                        f"{_name(layer)}: paths pattern {pattern.text!r} matches no route, "
+                        f"{layer_name(layer)}: paths pattern {pattern.text!r} matches no route, "
                         "so the middleware meets only 404s there, and what middleware "
                         "outside it serves itself. Check it against 'lback-mw routes' (a "
                         "'/api/*' prefix covers '/api' and everything under it).",
@@ -269,7 +312,7 @@ def check_unmatched_paths(app: App) -> list[CheckWarning]:
     return warnings
 
 
-def check_unprotected_routes(app: App) -> list[CheckWarning]:
+def check_unprotected_routes(app: App) -> list[CheckMessage]:
     """A route that changes state with CSRF, the host check or the security headers
     switched off is how a forged request gets through."""
     warnings = []
@@ -282,7 +325,7 @@ def check_unprotected_routes(app: App) -> list[CheckWarning]:
             role = getattr(layer.instance, "ordering_role", None)
             if id(layer) in built.excluded and role in PROTECTIVE_ROLES:
                 warnings.append(
-                    CheckWarning(
+                    CheckMessage(
                         "lback.W202",
                         f"{built.excluded[id(layer)]} switches {_role(role)} "
                         f"({layer.path}) off for {rule.rule!r}, which accepts "
@@ -295,7 +338,7 @@ def check_unprotected_routes(app: App) -> list[CheckWarning]:
 
 
 #: Every check :func:`check_app` runs, in the order their warnings are printed.
-CHECKS: tuple[Callable[[App], list[CheckWarning]], ...] = (
+CHECKS: tuple[Callable[[App], list[CheckMessage]], ...] = (
     check_ordering,
     check_noop_middleware,
     check_debug,
@@ -318,5 +361,6 @@ def _move(outer: Layer, inner: Layer) -> str:
     return f"Move {outer.label} above {inner.label}."
 
 
-def _name(layer: Layer) -> str:
+def layer_name(layer: Layer) -> str:
+    """How every finding names a layer: ``MIDDLEWARES[3] ('myapp.mw.Auth')``."""
     return f"{layer.label} ({layer.path!r})"

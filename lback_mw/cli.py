@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import re
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from werkzeug.routing import Rule
 from werkzeug.serving import is_running_from_reloader, run_simple
 
 from .app import App, create_app
-from .checks import check_app
+from .app_target import APP_ENV_VAR, forget_target_modules, load_app_target
+from .checks import check_app, silence
+from .deploy_checks import check_deploy, check_shared_state
 from .devserver import DevRequestHandler, QuietDevRequestHandler, RememberResponse
 from .dispatch import explain
 from .exceptions import ImproperlyConfigured, dotted_name
 from .exceptions import count as _count
 from .layers import Layer
+from .log_config import install_default_logging
 from .middlewares.metrics import MULTIPROC_ENV_VAR, check_multiprocess_dir
 from .settings import (
     ENV_FILE_ENV_VAR,
@@ -68,12 +73,18 @@ class SettingsError(click.ClickException):
 
 
 class ScriptInfo:
-    """Where the settings come from, shared by the group and its commands."""
+    """Where the app comes from, shared by the group and its commands."""
 
     def __init__(self) -> None:
         #: ``--settings`` as given (the command's wins over the group's); ``None``
         #: means :func:`~lback_mw.create_app` reads ``LBACK_SETTINGS``.
         self.settings: str | None = None
+        #: ``--app`` as given; ``None`` means ``LBACK_APP``, else the settings alone.
+        self.app_target: str | None = None
+
+    def target(self) -> str | None:
+        """The app target in effect (``myproject.wsgi:app``), if any."""
+        return self.app_target or os.environ.get(APP_ENV_VAR) or None
 
     def source(self) -> str | None:
         """The settings source in effect, with a file path made absolute."""
@@ -112,8 +123,18 @@ class ScriptInfo:
         return os.path.dirname(spec.origin) if spec is not None and spec.origin else None
 
     def load_app(self) -> App:
-        """Build the app, turning a configuration error into a clean exit 1."""
-        return self._load(create_app)
+        """Build the app (from ``--app``/``LBACK_APP`` if given, else from the settings),
+        turning a configuration error into a clean exit 1."""
+        return self._load(create_app if self.target() is None else self._app_from_target)
+
+    def _app_from_target(self, settings: str | None) -> App:
+        source = self.source()
+        if source is not None:
+            # The target's own create_app() reads it, as a worker's would.
+            os.environ[SETTINGS_ENV_VAR] = source
+        target = self.target()
+        assert target is not None  # load_app() chose this path for that reason
+        return load_app_target(target)
 
     def load_settings(self) -> Settings:
         """Read the settings only (no middleware is built), with the same clean exit 1."""
@@ -145,9 +166,14 @@ def _use_env_file(ctx: click.Context, param: click.Parameter, value: str | None)
         os.environ[ENV_FILE_ENV_VAR] = os.path.abspath(value)
 
 
+def _remember_app(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(ScriptInfo).app_target = value
+
+
 def settings_option(function: F) -> F:
-    """``--settings`` and ``--env-file``, accepted by the group and by every command
-    (the command's wins)."""
+    """``--settings``, ``--app`` and ``--env-file``, accepted by the group and by every
+    command (the command's wins)."""
     function = click.option(
         "--env-file",
         metavar="PATH",
@@ -156,6 +182,15 @@ def settings_option(function: F) -> F:
         type=click.Path(exists=True, dir_okay=False),
         help=f"A dotenv file of {ENV_PREFIX}<NAME>=value lines, below the environment and "
         "above the settings file. Default: .env beside the settings, if there is one.",
+    )(function)
+    function = click.option(
+        "--app",
+        metavar="MODULE:NAME",
+        expose_value=False,
+        callback=_remember_app,
+        help=f"The app built in code: an App, or a factory returning one, e.g. "
+        f"myproject.wsgi:app. Default: the {APP_ENV_VAR} environment variable; without "
+        "either, the app is built from the settings.",
     )(function)
     return click.option(
         "--settings",
@@ -174,11 +209,13 @@ def cli() -> None:
     """Run and inspect a lback_mw app.
 
     Settings come from --settings (before or after the command name) or from
-    the LBACK_SETTINGS environment variable. The current directory is
-    importable, so run it from the project root:
+    the LBACK_SETTINGS environment variable; an app whose routes are registered
+    in code from --app (or LBACK_APP). The current directory is importable, so
+    run it from the project root:
 
     \b
         lback-mw --settings myproject.settings check
+        lback-mw --app myproject.wsgi:app routes
     """
 
 
@@ -228,7 +265,7 @@ def run_command(info: ScriptInfo, host: str, port: int, reload: bool, debug: boo
         app.propagate_exceptions = debug
         if _has_access_log(app):
             request_handler = QuietDevRequestHandler
-    _show_lback_logs()
+        install_default_logging(app.settings)
     watched = info.watched_files()
     run_simple(
         host,
@@ -247,18 +284,6 @@ def _has_access_log(app: App) -> bool:
     return any(
         getattr(layer.instance, "ordering_role", None) == "access_log" for layer in app.chain
     )
-
-
-def _show_lback_logs() -> None:
-    """Print lback_mw's log records (the access log is INFO) in development, unless
-    the project configured logging itself."""
-    logger = logging.getLogger("lback_mw")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
 
 
 def _broken_app(message: str) -> WSGIApplication:
@@ -306,33 +331,72 @@ def _broken_app(message: str) -> WSGIApplication:
     type=click.IntRange(min=0),
     help="Seconds a request may take before its worker is killed and replaced; 0 means never.",
 )
+@click.option(
+    "--config",
+    "-c",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A gunicorn configuration file (gunicorn.conf.py). It overrides the defaults "
+    "of the options above, and options given here override it.",
+)
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- GUNICORN_ARGS]...")
+@click.pass_context
 @pass_info
-def serve_command(info: ScriptInfo, workers: int, bind: Sequence[str], timeout: int) -> None:
+def serve_command(
+    info: ScriptInfo,
+    ctx: click.Context,
+    workers: int,
+    bind: Sequence[str],
+    timeout: int,
+    config_file: str | None,
+    gunicorn_args: Sequence[str],
+) -> None:
     """Serve the app with gunicorn: one master process and --workers worker processes.
 
-    Put it behind a reverse proxy (nginx) when it faces the internet.
+    Anything after -- goes to gunicorn as on its own command line, e.g.
+    lback-mw serve -- --keep-alive 5 --access-logfile -. Put it behind a reverse
+    proxy (nginx) when it faces the internet.
     """
-    options: dict[str, Any] = {
-        "bind": list(bind),
-        "workers": workers,
-        "timeout": timeout,
-        "proc_name": "lback-mw",
+    chosen = {"bind": list(bind), "workers": workers, "timeout": timeout}
+    # Precedence, as gunicorn's own: our defaults < the config file < our options
+    # given explicitly < the flags after --.
+    explicit = {
+        name: value
+        for name, value in chosen.items()
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
     }
+    defaults: dict[str, Any] = {**chosen, "proc_name": "lback-mw"}
     multiproc_dir = os.environ.get(MULTIPROC_ENV_VAR)
+    if multiproc_dir:
+        defaults["child_exit"] = _mark_metrics_process_dead
+    application = _gunicorn_application(defaults, config_file, explicit, list(gunicorn_args))
     if multiproc_dir:
         try:
             # Room for every worker and the master, checked before any is forked.
-            check_multiprocess_dir(multiproc_dir, workers + 1, owner="lback-mw serve")
+            check_multiprocess_dir(
+                multiproc_dir, application.cfg.workers + 1, owner="lback-mw serve"
+            )
         except ImproperlyConfigured as exc:
             raise SettingsError(str(exc)) from None
-        options["child_exit"] = _mark_metrics_process_dead
-    application = _gunicorn_application(options)
+    target = info.target()
+    modules_before = set(sys.modules)
     # Build once here so a bad setting is one clear error and exit 1, instead of
     # every worker failing to boot. This app is then dropped: see load() below.
-    info.load_app().close()
+    app = info.load_app()
+    try:
+        found = check_shared_state(app, application.cfg.workers)
+        for message in silence(found, app.settings.SILENCED_CHECKS):
+            click.echo(f"WARNING {message}", err=True)
+    except ImproperlyConfigured as exc:
+        raise SettingsError(str(exc)) from None
+    finally:
+        app.close()
     source = info.source()
     if source is not None:
         os.environ[SETTINGS_ENV_VAR] = source
+    if target is not None:
+        os.environ[APP_ENV_VAR] = target
+        forget_target_modules(target, modules_before)
     application.run()
 
 
@@ -349,27 +413,54 @@ def _mark_metrics_process_dead(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-def _gunicorn_application(options: dict[str, Any]) -> Any:
-    """A gunicorn application configured from code rather than gunicorn's own CLI."""
+def _gunicorn_application(
+    defaults: dict[str, Any],
+    config_file: str | None,
+    explicit: dict[str, Any],
+    gunicorn_args: list[str],
+) -> Any:
+    """A gunicorn application configured from our options, a config file and
+    gunicorn's own flags, in gunicorn's order of precedence."""
     try:
-        from gunicorn.app.base import BaseApplication
+        from gunicorn.app.base import Application as GunicornApplication
     except ImportError:
         raise click.ClickException(
             "'lback-mw serve' runs gunicorn, which is not installed. Install it with: "
             "pip install 'lback_mw[server]'  (or use 'lback-mw run' for development)."
         ) from None
 
-    class Application(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
+    class Application(GunicornApplication):  # type: ignore[misc]  # gunicorn ships no types
+        def init(self, parser: Any, opts: Any, args: Any) -> None:
+            return None
+
         def load_config(self) -> None:
-            for key, value in options.items():
+            # gunicorn's argparse parser: its flags mean here what they mean there,
+            # and a mistake gets gunicorn's own usage message.
+            args = self.cfg.parser().parse_args(gunicorn_args)
+            if args.args:
+                raise click.UsageError(
+                    f"'lback-mw serve' loads the app itself; drop {' '.join(args.args)!r} "
+                    "after --, and name an app built in code with --app MODULE:NAME."
+                )
+            for key, value in defaults.items():
                 self.cfg.set(key, value)
+            if config_file or args.config:
+                self.load_config_from_file(config_file or args.config)
+            for key, value in explicit.items():
+                self.cfg.set(key, value)
+            for key, value in vars(args).items():
+                if value is not None and key not in ("args", "config"):
+                    self.cfg.set(key, value)
 
         def load(self) -> App:
             # Called in each worker after the fork (no preload): each worker builds
-            # its own app from LBACK_SETTINGS, so what middleware constructors open
-            # (Redis clients, database engines, threads) is never shared between
-            # processes. Start-up errors were caught by the master already.
-            return create_app()
+            # its own app from LBACK_APP or LBACK_SETTINGS, so what middleware
+            # constructors open (Redis clients, database engines, threads) is never
+            # shared between processes. Start-up errors were caught by the master.
+            target = os.environ.get(APP_ENV_VAR)
+            app = load_app_target(target) if target else create_app()
+            install_default_logging(app.settings)
+            return app
 
     return Application()
 
@@ -377,27 +468,63 @@ def _gunicorn_application(options: dict[str, Any]) -> Any:
 @click.command("check", short_help="Validate the settings and every middleware.")
 @settings_option
 @click.option(
-    "--fail-on-warning", is_flag=True, help="Exit with status 1 on warnings too (for CI)."
+    "--deploy",
+    is_flag=True,
+    help="Add the production checks: DEBUG, SECRET_KEY, hosts, https, cookies, "
+    "memory backends, /metrics, the access log.",
 )
+@click.option(
+    "--workers",
+    "-w",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="With --deploy: the workers you will serve with (serve's default is 2).",
+)
+@click.option(
+    "--fail-level",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Exit with status 1 on findings of this level or worse (warning: for CI).",
+)
+@click.option("--fail-on-warning", is_flag=True, help="The same as --fail-level warning.")
 @pass_info
-def check_command(info: ScriptInfo, fail_on_warning: bool) -> None:
-    """Build the app, then warn about risky middleware orders and settings.
+def check_command(
+    info: ScriptInfo, deploy: bool, workers: int, fail_level: str, fail_on_warning: bool
+) -> None:
+    """Build the app, then report risky middleware orders and settings, each with
+    its id (lback.W001...); SILENCED_CHECKS in the settings lists ids to skip.
 
-    Exits 1 if the settings do not load (or on warnings, with --fail-on-warning).
+    Exits 1 if the settings do not load or on an error (lback.E...), and on
+    warnings too with --fail-level warning.
     """
     app = info.load_app()
-    warnings = check_app(app)
-    for warning in warnings:
-        click.echo(f"WARNING {warning}")
+    try:
+        found = check_app(app) + (check_deploy(app, workers=workers) if deploy else [])
+        messages = silence(found, app.settings.SILENCED_CHECKS)
+    except ImproperlyConfigured as exc:
+        raise SettingsError(str(exc)) from None
+    finally:
+        app.close()
+    for message in messages:
+        click.echo(f"{message.level.upper()} {message}")
+    errors = sum(message.level == "error" for message in messages)
+    warnings = len(messages) - errors
     counts = [
         _count(len(app.chain), "middleware", "middleware"),
         _count(len(app.wsgi_middleware), "WSGI wrapper"),
         _count(len(app.skipped_middleware), "skipped entry", "skipped entries"),
         _count(len(app.router.rules()), "route"),
     ]
-    verdict = _count(len(warnings), "warning") if warnings else "no warnings"
+    found_counts = [_count(errors, "error")] if errors else []
+    found_counts += [_count(warnings, "warning")] if warnings else []
+    silenced = len(found) - len(messages)
+    verdict = ", ".join(found_counts) or "no warnings"
+    if silenced:
+        verdict += f" ({silenced} silenced)"
     click.echo(f"Settings loaded: {', '.join(counts)}; {verdict}.")
-    if warnings and fail_on_warning:
+    if errors or (warnings and (fail_on_warning or fail_level == "warning")):
         raise click.exceptions.Exit(1)
 
 
@@ -445,7 +572,9 @@ def middleware_command(info: ScriptInfo, as_json: bool, path: str | None, method
             for entry in report["chain"]
         ]
         _echo_table(
-            ["#", "label", "class", "params", "injected", "hooks", "request", "response"], rows
+            ["#", "label", "class", "params", "injected", "hooks", "request", "response"],
+            rows,
+            title_columns=3,
         )
     else:
         click.echo("No middleware: requests go straight to the router.")
@@ -625,12 +754,37 @@ def _route_middleware_cells(app: App, rule: Rule) -> list[str]:
     return [", ".join(own) or "-", ", ".join(excluded) or "-"]
 
 
-def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def _echo_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, title_columns: int = 1
+) -> None:
+    """Rows as a table when it fits the terminal (``COLUMNS``, else 80), or else one
+    block per row: its first ``title_columns`` cells on a line, then one wrapped
+    ``name: value`` line per other column, so nothing is wider than the terminal."""
+    width = shutil.get_terminal_size((80, 24)).columns
     widths = [max(len(row[column]) for row in (headers, *rows)) for column in range(len(headers))]
-    for row in (headers, ["-" * width for width in widths], *rows):
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    if sum(widths) + 2 * (len(widths) - 1) <= width:
+        for row in (headers, ["-" * width for width in widths], *rows):
+            click.echo(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        return
+    names = headers[title_columns:]
+    indent = " " * (max(len(name) for name in names) + 4)
+    for number, row in enumerate(rows):
+        if number:
+            click.echo()
+        click.echo(textwrap.fill("  ".join(row[:title_columns]), width))
+        for name, cell in zip(names, row[title_columns:], strict=True):
+            first = f"  {name}:".ljust(len(indent))
+            click.echo(
+                textwrap.fill(
+                    cell,
+                    width,
+                    initial_indent=first,
+                    subsequent_indent=indent,
+                    break_on_hyphens=False,
+                )
+            )
 
 
 @click.command("settings", short_help="Show the settings and where each one came from.")

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
 
     # Where each setting came from (see setting_sources), filled when it is built.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    #: A ``logging.config.dictConfig`` mapping, applied once by ``create_app``;
+    #: ``None``: ``lback-mw run`` and ``serve`` log lback_mw's records to stderr.
+    LOGGING: dict[str, Any] | None = None
+    #: ``False`` leaves logging alone entirely: ``LOGGING`` is not applied and the
+    #: commands install no default (a project that configures logging itself).
+    LOGGING_CONFIG: bool = True
+    #: Ids of ``lback-mw check`` findings not to report (``["lback.W003"]``).
+    SILENCED_CHECKS: list[str] = []
 
     if TYPE_CHECKING:
         # Project-defined upper-case names (config.APP_CUSTOM_HEADER) are read as
@@ -156,8 +164,12 @@ class Settings(BaseSettings):
         return self
 
 
-def load_settings(source: Any = None) -> Settings:
-    """Build :class:`Settings` from any source :func:`~lback_mw.create_app` accepts."""
+def load_settings(source: Any = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build :class:`Settings` from any source :func:`~lback_mw.create_app` accepts.
+
+    :param overrides: values that replace the source's before validation, so a
+        test can turn a module's ``DEBUG`` off (the environment still wins).
+    """
     if source is None:
         source = os.environ.get(SETTINGS_ENV_VAR)
         if not source:
@@ -166,31 +178,39 @@ def load_settings(source: Any = None) -> Settings:
                 f"the {SETTINGS_ENV_VAR} environment variable to a dotted module path "
                 "(myproject.settings) or a .yaml file."
             )
+    extra = dict(overrides or {})
     if isinstance(source, Settings):
-        return source
+        if not extra:
+            return source
+        # Validated again, as any other source: an override can break a rule.
+        return _build({**source.model_dump(), **extra}, "settings", None)
     if isinstance(source, ModuleType):
         return _build(
-            _module_values(source), f"settings module {source.__name__!r}", _module_dir(source)
+            _module_values(source) | extra,
+            f"settings module {source.__name__!r}",
+            _module_dir(source),
         )
     if isinstance(source, Mapping):
-        return _build(dict(source), "settings dict", None)
+        return _build(dict(source) | extra, "settings dict", None)
     if isinstance(source, str | os.PathLike):
-        return _load_named(os.fspath(source))
+        return _load_named(os.fspath(source), extra)
     raise ImproperlyConfigured(
         f"Cannot read settings from {type(source).__name__} {source!r}: pass a dotted "
         "module path, a .yaml/.yml file path, a module, a dict or a Settings instance."
     )
 
 
-def _load_named(name: str) -> Settings:
+def _load_named(name: str, overrides: dict[str, Any]) -> Settings:
     path = Path(name)
     suffix = path.suffix.lower()
     looks_like_file = os.sep in name or "/" in name or path.is_file()
     if suffix in YAML_SUFFIXES:
-        return _build(_yaml_values(path), f"settings file {name!r}", path.resolve().parent)
+        return _build(
+            _yaml_values(path) | overrides, f"settings file {name!r}", path.resolve().parent
+        )
     if suffix == ".py" and looks_like_file:
         return _build(
-            _module_values(_module_from_file(path)),
+            _module_values(_module_from_file(path)) | overrides,
             f"settings file {name!r}",
             path.resolve().parent,
         )
@@ -200,7 +220,9 @@ def _load_named(name: str) -> Settings:
             "Use a Python module (dotted path or .py file) or a .yaml/.yml file."
         )
     module = _import_settings_module(name)
-    return _build(_module_values(module), f"settings module {name!r}", _module_dir(module))
+    return _build(
+        _module_values(module) | overrides, f"settings module {name!r}", _module_dir(module)
+    )
 
 
 def _import_settings_module(dotted: str) -> ModuleType:

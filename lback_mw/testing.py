@@ -1,8 +1,10 @@
-"""Test helpers: a client returning lback_mw responses, and apps from a dict in one line."""
+"""Test helpers: a client returning lback_mw responses, apps from settings in one line,
+and :func:`override_settings` (Django's) for a test that needs other settings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from werkzeug.middleware.lint import LintMiddleware
@@ -10,6 +12,7 @@ from werkzeug.test import Client as _WerkzeugClient
 from werkzeug.test import TestResponse as _WerkzeugTestResponse
 
 from .app import App, create_app
+from .settings import load_settings
 from .wrappers import Response
 
 #: Settings every test app starts from; a test overrides any of them.
@@ -53,7 +56,7 @@ class Client(_WerkzeugClient):
 
 
 def make_app(
-    settings: dict[str, Any] | None = None,
+    settings: Any = None,
     /,
     *,
     dependencies: Mapping[str, Any] | None = None,
@@ -61,10 +64,37 @@ def make_app(
 ) -> App:
     """``make_app(MIDDLEWARES=[...], DEBUG=True)``: an app from settings given inline.
 
-    Starts from :data:`TEST_SETTINGS` (a test ``SECRET_KEY``), then ``settings``,
-    then the upper-case ``overrides``; ``dependencies`` go to :func:`create_app`.
+    ``settings`` is a dict (or nothing), which starts from :data:`TEST_SETTINGS` (a
+    test ``SECRET_KEY``), or any other source :func:`create_app` takes (a dotted
+    module path, a file, a module, a :class:`~lback_mw.Settings`), used as it is.
+    The upper-case ``overrides`` replace its values; ``dependencies`` go to
+    :func:`create_app`.
     """
-    return create_app({**TEST_SETTINGS, **(settings or {}), **overrides}, dependencies=dependencies)
+    if settings is None or isinstance(settings, Mapping):
+        return create_app(
+            {**TEST_SETTINGS, **(settings or {}), **overrides}, dependencies=dependencies
+        )
+    return create_app(load_settings(settings, overrides), dependencies=dependencies)
+
+
+@contextmanager
+def override_settings(
+    settings: Any = None,
+    /,
+    *,
+    dependencies: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> Iterator[App]:
+    """``with override_settings("myproject.settings", DEBUG=False) as app:``
+
+    Django's ``override_settings`` for an app whose settings are frozen: a new app
+    is built from :func:`make_app`'s arguments, and closed when the block ends.
+    """
+    app = make_app(settings, dependencies=dependencies, **overrides)
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def make_client(settings: dict[str, Any] | None = None, /, **overrides: Any) -> Client:

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,17 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str:
+        """The first match of the regex ``pattern`` in the log, once it is written."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.log())
+            if found is not None:
+                return found.group(0)
+            if time.monotonic() > deadline:
+                pytest.fail(f"{pattern!r} not in the log within {timeout} s:\n{self.log()}")
+            time.sleep(0.1)
 
     def worker_pids(self, expected: int, timeout: float = 10.0) -> set[str]:
         """The pids of the booted workers, once ``expected`` of them booted (or at timeout)."""
@@ -87,20 +98,36 @@ def free_port(host: str = "127.0.0.1") -> int:
 @contextmanager
 def serve(
     cwd: Path,
-    settings: str,
+    settings: str | None,
     *,
-    workers: int = 2,
+    workers: int | None = 2,
     env: Mapping[str, str] | None = None,
     ready_path: str = "/",
     host: str = "127.0.0.1",
+    args: Sequence[str] = (),
+    stdout_apart: bool = False,
+    gunicorn_app: str | None = None,
 ) -> Iterator[Server]:
     """Start ``lback-mw serve --settings settings`` in ``cwd`` and wait until it answers
-    (see :func:`started`). ``host`` is the loopback address to bind (``127.0.0.2`` plays
-    a second machine)."""
+    (see :func:`started`).
+
+    ``host`` is the loopback address to bind (``127.0.0.2`` plays a second machine).
+    ``settings=None`` and ``workers=None`` leave those options out; ``args`` follow
+    them (``["--app", "m:app"]``, ``["--", "--keep-alive", "5"]``). ``gunicorn_app``
+    (``"myproject.wsgi:app"``) runs plain gunicorn on that module instead, with
+    ``settings`` and ``args`` ignored.
+    """
     port = free_port(host)
-    command = [sys.executable, "-m", "lback_mw", "serve", "--settings", settings]
-    command += ["--workers", str(workers), "--bind", f"{host}:{port}"]
-    with started(command, cwd, port, env=env, ready_path=ready_path, host=host) as server:
+    command = [sys.executable, "-m", "lback_mw", "serve", "--bind", f"{host}:{port}"]
+    command += ["--settings", settings] if settings is not None else []
+    command += ["--workers", str(workers)] if workers is not None else []
+    command += args
+    if gunicorn_app is not None:
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}"]
+        command += ["--workers", str(workers or 1), gunicorn_app]
+    with started(
+        command, cwd, port, env=env, ready_path=ready_path, host=host, stdout_apart=stdout_apart
+    ) as server:
         yield server
 
 
@@ -113,11 +140,13 @@ def started(
     env: Mapping[str, str] | None = None,
     ready_path: str = "/",
     host: str = "127.0.0.1",
+    stdout_apart: bool = False,
 ) -> Iterator[Server]:
     """Run ``command`` in ``cwd`` until ``host``:``port`` answers; stop it after.
 
     ``env`` adds to a copy of this process's environment without its ``LBACK_*``
-    variables. Any HTTP answer on ``ready_path`` (even a 404) counts as up. The
+    variables. With ``stdout_apart`` the log holds stderr only (stdout goes to a file
+    of its own). Any HTTP answer on ``ready_path`` (even a 404) counts as up. The
     command runs in a process group of its own (gunicorn's workers, ``lback-mw
     run``'s reloaded child), which is terminated by the leader's pid when the block
     ends, then killed if it must be.
@@ -126,13 +155,13 @@ def started(
     full_env["XDG_RUNTIME_DIR"] = str(cwd)  # gunicorn's control socket goes here
     full_env.update(env or {})
     log_path = cwd / f"server-{host}-{port}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, (cwd / f"server-{host}-{port}.out").open("wb") as out:
         process = subprocess.Popen(
             command,
             cwd=cwd,
             env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=out if stdout_apart else log,
+            stderr=log if stdout_apart else subprocess.STDOUT,
             start_new_session=True,
         )
     server = Server(f"http://{host}:{port}", process, log_path)

@@ -12,7 +12,7 @@ from lback_mw.checks import (
     ORDERING_RULES,
     RECOMMENDED_ORDER,
     ROLE_NAMES,
-    CheckWarning,
+    CheckMessage,
     OrderingRule,
     check_app,
 )
@@ -34,7 +34,7 @@ def with_role(role: str | None) -> type[BaseMiddleware]:
     return Role
 
 
-def warnings_for(*middlewares: Any, **settings: Any) -> list[CheckWarning]:
+def warnings_for(*middlewares: Any, **settings: Any) -> list[CheckMessage]:
     app = make_app({"SECRET_KEY": LONG_KEY, **settings}, MIDDLEWARES=list(middlewares))
     return check_app(app)
 
@@ -62,7 +62,7 @@ def test_each_ordering_rule_warns_when_broken(rule: OrderingRule) -> None:
     inner, outer = with_role(rule.inner), with_role(rule.outer)
     assert warnings_for(outer, inner) == []
     [warning] = warnings_for(inner, with_role(None), outer)
-    assert warning.id == "ordering"
+    assert warning.id == "lback.W001"
     assert f"MIDDLEWARES[2] ('{outer.__module__}.Role_{rule.outer}')" in warning.message
     assert f"comes after MIDDLEWARES[0] ('{inner.__module__}.Role_{rule.inner}')" in (
         warning.message
@@ -74,7 +74,7 @@ def test_each_ordering_rule_warns_when_broken(rule: OrderingRule) -> None:
 def test_security_headers_inside_gzip_is_named_plainly() -> None:
     [warning] = warnings_for(with_role("gzip"), with_role("security_headers"))
     assert warning.message.startswith("security headers placed inside gzip: ")
-    assert str(warning).startswith("ordering: security headers placed inside gzip")
+    assert str(warning).startswith("lback.W001: security headers placed inside gzip")
 
 
 def test_every_misplaced_pair_is_reported() -> None:
@@ -115,7 +115,7 @@ class SetUpOnly(BaseMiddleware):
 
 def test_middleware_without_hooks_is_reported() -> None:
     [warning] = warnings_for(with_role(None), DoesNothing)
-    assert warning.id == "noop-middleware"
+    assert warning.id == "lback.W002"
     assert warning.message.startswith(
         f"MIDDLEWARES[1] ('{__name__}.DoesNothing') overrides none of process_request, "
         "process_view, process_response, process_exception, so it does nothing per request."
@@ -129,7 +129,7 @@ def test_middleware_that_leaves_the_chain_is_not_reported() -> None:
 
 def test_debug_is_reported() -> None:
     [warning] = warnings_for(DEBUG=True)
-    assert warning.id == "debug"
+    assert warning.id == "lback.W003"
     assert "LBACK_DEBUG=false" in warning.message
 
 
@@ -144,7 +144,7 @@ def test_debug_is_reported() -> None:
 )
 def test_short_secret_key(key: str, debug: bool, warning: str | None) -> None:
     app: App = make_app(SECRET_KEY=key, DEBUG=debug)
-    found = [warning for warning in check_app(app) if warning.id == "short-secret-key"]
+    found = [warning for warning in check_app(app) if warning.id == "lback.W004"]
     assert bool(found) is (warning is not None)
     if warning is not None:
         assert warning in found[0].message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -299,14 +300,14 @@ def test_check_warns_about_risky_settings(on_path: Path) -> None:
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
     assert len(warnings) == 3
-    assert warnings[0].startswith("WARNING ordering: CORS placed inside authentication")
+    assert warnings[0].startswith("WARNING lback.W001: CORS placed inside authentication")
     assert warnings[1].startswith(
-        "WARNING ordering: security headers placed inside gzip: MIDDLEWARES[1] "
+        "WARNING lback.W001: security headers placed inside gzip: MIDDLEWARES[1] "
         "('cliproj.middlewares.SecurityHeaders') (role 'security_headers') comes after "
         "MIDDLEWARES[0] ('cliproj.middlewares.Gzip') (role 'gzip')."
     )
     assert warnings[1].endswith("Move MIDDLEWARES[1] above MIDDLEWARES[0].")
-    assert warnings[2].startswith("WARNING short-secret-key: SECRET_KEY is only 5 characters")
+    assert warnings[2].startswith("WARNING lback.W004: SECRET_KEY is only 5 characters")
     assert result.stdout.endswith("; 3 warnings.\n")
 
 
@@ -336,7 +337,8 @@ WSGI_MIDDLEWARES:
 """
 
 
-def test_middleware_table(on_path: Path) -> None:
+def test_middleware_table(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough for the table layout
     result = invoke("middleware", "--settings", str(write_settings(on_path, CHAIN_YAML)))
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -708,15 +710,25 @@ MIDDLEWARES:
 
 
 def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
-    on_path: Path, monkeypatch: pytest.MonkeyPatch, served: list[dict[str, Any]]
+    on_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    served: list[dict[str, Any]],
+    request: pytest.FixtureRequest,
 ) -> None:
     import logging
 
     # As in a fresh process: nobody configured logging (pytest's own handlers aside).
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
     lback_logger = logging.getLogger("lback_mw")
-    monkeypatch.setattr(lback_logger, "handlers", [])
-    monkeypatch.setattr(lback_logger, "level", logging.NOTSET)
+    access_logger = logging.getLogger("lback_mw.access")
+    for logger in (lback_logger, access_logger):  # the default logging configures both
+        monkeypatch.setattr(logger, "handlers", [])
+        monkeypatch.setattr(logger, "propagate", True)
+        # setLevel, not setattr: it also clears the loggers' isEnabledFor caches, so
+        # INFO does not stay enabled for the tests after this one.
+        request.addfinalizer(functools.partial(logger.setLevel, logger.level))
+        logger.setLevel(logging.NOTSET)
+    monkeypatch.setattr("lback_mw.log_config._applied", None)
     result = invoke("run", "--settings", str(write_settings(on_path, ACCESS_LOG_YAML)))
     assert result.exit_code == 0, result.output
     handler_class = served[0]["request_handler"]
@@ -724,6 +736,8 @@ def test_run_shows_the_access_log_instead_of_werkzeugs_request_lines(
     assert handler_class.log_request is not WSGIRequestHandler.log_request
     assert lback_logger.isEnabledFor(logging.INFO)
     assert len(lback_logger.handlers) == 1
+    assert access_logger.isEnabledFor(logging.INFO)
+    assert len(access_logger.handlers) == 1
 
 
 def test_run_keeps_werkzeugs_request_lines_without_an_access_log(
@@ -794,7 +808,8 @@ MIDDLEWARES:
 
 
 @pytest.fixture
-def routed(on_path: Path) -> str:
+def routed(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("COLUMNS", "400")  # the table layout, read column by column
     (on_path / "cliproj" / "routed.py").write_text(ROUTED_PY)
     return str(write_settings(on_path, ROUTED_YAML))
 

@@ -159,7 +159,7 @@ def test_chain_follows_the_recommended_order(app: App) -> None:
     ]
     # The project's own middleware has no role: it may sit anywhere.
     assert roles.count(None) == 1
-    assert [warning.id for warning in check_app(app)] == ["debug"]
+    assert [warning.id for warning in check_app(app)] == ["lback.W003"]
 
 
 def test_settings_module_uses_both_entry_forms() -> None:
@@ -206,11 +206,11 @@ def test_wsgi_module_exposes_a_built_app(database: Path) -> None:
     sys.modules.pop("example_project.wsgi", None)
     wsgi = importlib.import_module("example_project.wsgi")
     try:
-        assert isinstance(wsgi.application, App)
-        assert chain_of(wsgi.application)[0][1] == "lback_mw.middlewares.MetricsMiddleware"
-        assert Client(wsgi.application, lint=True).get("/").status_code == 200
+        assert isinstance(wsgi.app, App)
+        assert chain_of(wsgi.app)[0][1] == "lback_mw.middlewares.MetricsMiddleware"
+        assert Client(wsgi.app, lint=True).get("/").status_code == 200
     finally:
-        wsgi.application.close()
+        wsgi.app.close()
         sys.modules.pop("example_project.wsgi", None)
 
 
@@ -545,7 +545,7 @@ def test_lback_mw_check_passes_with_only_the_debug_warning(source: str, database
     result = CliRunner().invoke(cli, ["check", "--settings", source])
     assert result.exit_code == 0, result.output
     assert [line.split(":")[0] for line in result.output.splitlines() if "WARNING" in line] == [
-        "WARNING debug"
+        "WARNING lback.W003"
     ]
 
 
