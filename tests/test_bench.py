@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import full_stack, middleware_overhead
+from bench import full_stack, middleware_overhead, startup
 from bench.runner import Case, build_scenarios
 
 
@@ -27,3 +27,11 @@ def test_the_stacks_follow_the_recommended_order() -> None:
     app = scenarios.lback_stateful(scenarios.FULL_STATEFUL_STACK)
     assert isinstance(app, App)
     assert [warning.id for warning in check_app(app)] == []
+
+
+@pytest.mark.parametrize("case", startup.CASES, ids=lambda case: case.key)
+def test_every_startup_case_builds_its_app(case: startup.Case) -> None:
+    # run_once exits if the fresh interpreter fails or does not print READY.
+    seconds, rss_mb = startup.run_once(case)
+    assert seconds > 0
+    assert rss_mb > 0
