@@ -1,5 +1,7 @@
 """lback_mw: a WSGI core built around a settings-driven middleware loader."""
 
+from importlib.metadata import version as _version
+
 from .app import App as App
 from .app import create_app as create_app
 from .exceptions import ImproperlyConfigured as ImproperlyConfigured
@@ -13,4 +15,5 @@ from .wrappers import JSONResponse as JSONResponse
 from .wrappers import Request as Request
 from .wrappers import Response as Response
 
-__version__ = "0.1.0"
+#: The installed distribution's version; pyproject.toml is the one place it is written.
+__version__ = _version("lback_mw")

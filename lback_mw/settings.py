@@ -15,7 +15,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -277,6 +276,8 @@ def _yaml_values(path: Path) -> dict[str, Any]:
         raise ImproperlyConfigured(f"Settings file {str(path)!r} does not exist.") from None
     except OSError as exc:
         raise ImproperlyConfigured(f"Cannot read settings file {str(path)!r}: {exc}") from exc
+    import yaml  # here: only YAML settings pay for PyYAML's import
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import full_stack, http_apps, middleware_overhead, over_http
+from bench import full_stack, http_apps, middleware_overhead, over_http, startup
 from bench.runner import Case, build_scenarios
 
 
@@ -29,6 +29,7 @@ def test_the_stacks_follow_the_recommended_order() -> None:
     assert [warning.id for warning in check_app(app)] == []
 
 
+
 @pytest.mark.parametrize("key", sorted(http_apps.APPS))
 def test_every_http_benchmark_app_answers_200(key: str) -> None:
     from werkzeug.test import Client
@@ -39,3 +40,11 @@ def test_every_http_benchmark_app_answers_200(key: str) -> None:
         path, base_url="https://localhost", headers=headers
     )
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
+
+
+@pytest.mark.parametrize("case", startup.CASES, ids=lambda case: case.key)
+def test_every_startup_case_builds_its_app(case: startup.Case) -> None:
+    # run_once exits if the fresh interpreter fails or does not print READY.
+    seconds, rss_mb = startup.run_once(case)
+    assert seconds > 0
+    assert rss_mb > 0

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
 from ..exceptions import ImproperlyConfigured, did_you_mean
 from .base import Backend, BackendUnavailable, redact_url
 from .memory import MemoryBackend
@@ -93,6 +90,10 @@ def _open_memory(url: str, purpose: str) -> MemoryBackend:
 
 
 def _open_database(url: str, purpose: str) -> Backend:
+    # Here, not at the top: a project on memory:// or Redis never loads SQLAlchemy.
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     shown = redact_url(url)
     try:
         make_url(url).get_dialect()

@@ -10,12 +10,12 @@ import ipaddress
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, with_config
-from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..backends import (
@@ -31,6 +31,11 @@ from ..loader import import_object
 from ..paths import PathPattern, PathSet, compile_paths
 from ..wrappers import Request, Response
 from .base import BaseMiddleware
+
+if sys.version_info >= (3, 12):
+    from typing import TypedDict
+else:  # pydantic refuses typing.TypedDict before 3.12; declared for those versions only
+    from typing_extensions import TypedDict
 
 if TYPE_CHECKING:
     from ..settings import Settings

@@ -1,0 +1,60 @@
+"""What an installed lback_mw promises about itself: its version, and what it imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import lback_mw
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Imported only when a project uses them (a database, templates, YAML settings,
+#: metrics, Redis), never by building an app that does not.
+LAZY = ("sqlalchemy", "jinja2", "yaml", "prometheus_client", "redis")
+
+
+def test_version_is_the_one_in_pyproject() -> None:
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        declared = tomllib.load(file)["project"]["version"]
+    assert lback_mw.__version__ == version("lback_mw") == declared
+
+
+def imported_after(code: str) -> list[str]:
+    """Which of :data:`LAZY` a fresh interpreter has imported after running ``code``."""
+    probe = (
+        f"{code}\nimport sys, json\nprint(json.dumps([m for m in {LAZY!r} if m in sys.modules]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    imported: list[str] = json.loads(result.stdout.splitlines()[-1])
+    return imported
+
+
+def test_an_app_without_database_or_templates_imports_none_of_them() -> None:
+    code = (
+        "import lback_mw\n"
+        "app = lback_mw.create_app({'DEBUG': True, 'SESSION_BACKEND': 'memory://', "
+        "'MIDDLEWARES': ['lback_mw.middlewares.SecurityHeadersMiddleware', "
+        "'lback_mw.middlewares.SessionMiddleware', {'class': "
+        "'lback_mw.middlewares.RateLimitMiddleware', 'params': {'limit': '5/minute'}}]})\n"
+        "assert app.test_client().get('/').status_code == 404\n"
+        "app.close()"
+    )
+    assert imported_after(code) == []
+
+
+def test_the_dependencies_still_import_what_they_need_on_first_use() -> None:
+    code = (
+        "import lback_mw\n"
+        "app = lback_mw.create_app({'DEBUG': True, 'DATABASE_URL': 'sqlite://'})\n"
+        "app.dependencies.resolve('db_session')\n"
+        "app.dependencies.resolve('template_renderer')\n"
+        "app.close()"
+    )
+    assert imported_after(code) == ["sqlalchemy", "jinja2"]
