@@ -3,6 +3,7 @@ signed-cookie tests cannot reach: foreign ids, logout then login, closing."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from typing import Any
@@ -11,8 +12,9 @@ import pytest
 import redis
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from lback_mw import App, Request
-from lback_mw.middlewares.session import KEY_PREFIX, SIGNING_SALT
+from lback_mw import App, ImproperlyConfigured, Request
+from lback_mw.middlewares.session import KEY_PREFIX, SIGNING_SALT, SessionMiddleware
+from lback_mw.testing import Client, make_app
 from tests.middlewares import test_session as base
 
 backend_url = base.backend_url  # the memory, Redis and SQLite stores
@@ -164,3 +166,94 @@ def test_closing_the_app_releases_the_database_connections(app_factory, client_f
     assert pool.checkedin() >= 1
     app.close()
     assert pool.checkedin() == 0
+
+
+def test_established_means_stored_and_staying_put_on_every_store(
+    app_factory, client_for, backend_url
+):
+    app = build(app_factory, backend=backend_url)
+    seen: list[bool] = []
+
+    @app.route("/established")
+    def established(request: Request) -> str:
+        seen.append(request.session.established)
+        if "rotate" in request.args:
+            request.session.rotate()
+            seen.append(request.session.established)
+        return "ok"
+
+    client = client_for(app)
+    client.get("/established")  # no session yet
+    client.get("/set?user=ada")
+    client.get("/established")  # stored, and not moving
+    client.get("/established?rotate=1")  # moving to a new id in this request
+    assert seen == [False, True, True, False]
+
+
+def test_a_signed_cookie_session_is_always_established(app_factory, client_for):
+    app = build(app_factory)
+    app.route("/established")(lambda request: str(request.session.established))
+    assert client_for(app).get("/established").text == "True"
+
+
+def test_a_store_refusing_every_new_id_is_a_loud_error(
+    app_factory, client_for, backend_url, monkeypatch, caplog
+):
+    app = build(app_factory, backend=backend_url)
+    backend = app.configured_middleware[0].instance.backend
+    monkeypatch.setattr(backend, "add", lambda key, value, ttl: False)
+    with caplog.at_level(logging.ERROR):
+        response = client_for(app).get("/set?user=ada")
+    assert response.status_code == 500
+    assert base.set_cookies(response) == []
+    assert "SessionMiddleware: 5 new random session ids were all taken in" in caplog.text
+    assert "the store is not honouring add()" in caplog.text
+
+
+def test_data_that_is_not_json_is_logged_without_the_whole_id(
+    app_factory, client_for, backend_url, caplog
+):
+    app = build(app_factory, backend=backend_url)
+    client = client_for(app)
+    client.get("/set?user=ada")
+    session_id = str(session_cookie(client))
+    app.configured_middleware[0].instance.backend.set(KEY_PREFIX + session_id, b"\x80", 60)
+    with caplog.at_level(logging.WARNING, logger="lback_mw.middlewares.session"):
+        assert client.get("/get").json == {}
+    assert f"Session {session_id[:6]}... holds data that is not JSON" in caplog.text
+    assert session_id[:7] not in caplog.text
+
+
+def test_a_bare_middleware_signs_with_its_own_key_alone():
+    middleware = SessionMiddleware(secret_key="k" * 40)
+    app = make_app(MIDDLEWARES=[])
+    app.use(middleware)
+    app.route("/set")(lambda request: request.session.update(a=1) or "ok")
+    try:
+        [header] = Client(app).get("/set").headers.getlist("Set-Cookie")
+    finally:
+        app.close()
+    value = header.split(";")[0].removeprefix("session=")
+    assert URLSafeTimedSerializer("k" * 40, salt=SIGNING_SALT).loads(value) == {"a": 1}
+
+
+def test_a_host_prefixed_cookie_needs_the_root_path(app_factory, client_for):
+    client = client_for(build(app_factory, cookie_name="__Host-s", secure=True, path="/"))
+    assert client.get("/set?a=1").headers["Set-Cookie"].startswith("__Host-s=")
+    with pytest.raises(ImproperlyConfigured, match="needs path '/' and no domain"):
+        build(app_factory, cookie_name="__Host-s", secure=True, path="/app")
+
+
+def test_the_session_repr_says_whether_it_was_loaded_and_changed(app_factory, client_for):
+    app = build(app_factory)
+    shown: list[str] = []
+
+    @app.route("/repr")
+    def show(request: Request) -> str:
+        shown.append(repr(request.session))
+        request.session["a"] = 1
+        shown.append(repr(request.session))
+        return "ok"
+
+    client_for(app).get("/repr")
+    assert shown == ["<Session not loaded>", "<Session {'a': 1} modified>"]
