@@ -96,10 +96,12 @@ class _HookRun:
         # Indexed by how many middlewares were entered, innermost first.
         self._response_hooks = tuple(
             tuple(hook for position, hook in reversed(responses) if position < entered)
+            # mutation: equivalent "1 -> 2" - one entry more is never indexed (entered <= size)
             for entered in range(self._size + 1)
         )
         self._exception_hooks = tuple(
             tuple(hook for position, hook in reversed(exceptions) if position < entered)
+            # mutation: equivalent "1 -> 2" - one entry more is never indexed (entered <= size)
             for entered in range(self._size + 1)
         )
 
