@@ -162,6 +162,7 @@ class _CallNextLayer:
     __slots__ = ("_dispatch", "_errors", "_inner", "_where")
 
     def __init__(self, layer: Layer, inner: Handler, errors: ErrorResponder) -> None:
+        # mutation: equivalent "0 -> -1" - a call_next layer has exactly one hook
         method = layer.hooks[0]
         self._dispatch = getattr(layer.instance, method) if method == "dispatch" else layer.instance
         self._inner = inner

@@ -102,3 +102,21 @@ def test_every_configured_module_and_test_file_exists(mutate: ModuleType) -> Non
         assert tests, module
         for test in tests:
             assert (mutate.ROOT / test).is_file(), test
+
+
+def test_mutants_in_a_function_body_name_the_function_to_swap(mutate: ModuleType) -> None:
+    source = (
+        "class Box:\n"
+        "    SIZE = 2\n"
+        "    def fits(self, n: int = 1) -> bool:\n"
+        "        return n < self.SIZE\n"
+    )
+    found = {(m.description, m.function) for m in mutate.list_mutants(source, "m.py")}
+    assert found == {
+        ("2 -> 3", None),  # a class attribute: no function to swap
+        ("2 -> 1", None),
+        ("1 -> 2", None),  # a default, evaluated when the class is built
+        ("1 -> 0", None),
+        ("Lt -> GtE", "Box.fits"),
+        ("return value -> None", "Box.fits"),
+    }

@@ -13,15 +13,18 @@ integer literal moved by one either way. The tests to run per module are the
 ``[tool.lback_mw.mutate]`` table of pyproject.toml.
 
 A mutant is *killed* when the tests fail (or exceed the time limit), *survived*
-when they pass. Two steps keep a module to minutes on a shared machine:
+when they pass. Cheapest first, so a module takes minutes on a shared machine:
 
-1. One traced run records which tests execute each line of the module. A
-   forked child of this process (third-party imports already done) loads the
-   mutant through an import hook and runs only those tests, with ``-x``.
-2. A mutant that survives that, or whose lines no test ran in-process (code
-   run in a gunicorn subprocess, say), is written into a copy of the
-   repository and the module's whole test files run there in a fresh
-   interpreter (subprocesses included). Only this run can report *survived*.
+1. One traced run records which tests execute each line of the module.
+2. One pytest session collects once; per mutant inside a function body, a forked
+   child swaps in that function's mutated code object and runs the tests that
+   executed the mutated lines, fastest first, with ``-x``.
+3. The rest, and step 2's survivors, load the mutated module through an import
+   hook in a forked child of this process (third-party imports done, the
+   project not): those tests, then the whole test files.
+4. If the tests start Python subprocesses (gunicorn, ``lback-mw``), which read
+   the module from disk, a survivor is written into a copy of the repository
+   and the files run there in a fresh interpreter.
 
 A mutant that cannot change behaviour is marked with a comment saying why, on its
 line or on a comment line just above, naming the one mutant if others on that line
@@ -41,6 +44,7 @@ import contextlib
 import copy
 import importlib.abc
 import importlib.util
+import inspect
 import json
 import os
 import re
@@ -55,7 +59,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +103,9 @@ class Mutant:
     line: int
     end_line: int
     description: str
+    #: Qualified name of the function whose body holds the change (``None``: module
+    #: or class level), so the change can be made by swapping that one code object.
+    function: str | None = None
 
 
 class _Mutator(ast.NodeTransformer):
@@ -111,13 +118,36 @@ class _Mutator(ast.NodeTransformer):
     def __init__(self, target: int | None = None) -> None:
         self.target = target
         self.found: list[Mutant] = []
+        self._scopes: list[tuple[str, str]] = []  # ("class" or "def", name), outermost first
 
     def _point(self, node: ast.AST, description: str) -> bool:
         """Record a mutation point; true if it is the one to apply."""
         index = len(self.found)
         line = getattr(node, "lineno", 0)
-        self.found.append(Mutant(index, line, getattr(node, "end_lineno", line), description))
+        end = getattr(node, "end_lineno", line)
+        self.found.append(Mutant(index, line, end, description, self._function_name()))
         return index == self.target
+
+    def _function_name(self) -> str | None:
+        names = []
+        for kind, name in self._scopes:
+            names.append(name)
+            if kind == "def":
+                return ".".join(names)
+        return None
+
+    def _body(self, kind: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        self._scopes.append((kind, node.name))
+        node.body = [self.visit(statement) for statement in node.body]
+        self._scopes.pop()
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        # The fields in generic_visit's order, so the numbering matches it.
+        node.bases = [self.visit(base) for base in node.bases]
+        node.keywords = [self.visit(keyword) for keyword in node.keywords]
+        self._body("class", node)
+        node.decorator_list = [self.visit(decorator) for decorator in node.decorator_list]
+        return node
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
         # Annotations are never evaluated (``from __future__ import annotations``).
@@ -135,9 +165,10 @@ class _Mutator(ast.NodeTransformer):
         return self._function(node)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-        returns, node.returns = node.returns, None  # an annotation: never evaluated
-        self.generic_visit(node)
-        node.returns = returns
+        # generic_visit's order; the return annotation is never evaluated.
+        node.args = self.visit(node.args)
+        self._body("def", node)
+        node.decorator_list = [self.visit(decorator) for decorator in node.decorator_list]
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
@@ -302,6 +333,92 @@ class _NoShrinking:
         settings.load_profile("mutate")
 
 
+def _code_named(code: CodeType, qualname: str) -> CodeType | None:
+    """The code object compiled for the function ``qualname``, found among the constants."""
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            if const.co_qualname == qualname:
+                return const
+            found = _code_named(const, qualname)
+            if found is not None:
+                return found
+    return None
+
+
+def _function_named(module: ModuleType, qualname: str) -> FunctionType | None:
+    """The live function ``qualname`` of ``module`` (through static/class methods, properties)."""
+    obj: Any = module
+    for name in qualname.split("."):
+        obj = inspect.getattr_static(obj, name, None)
+        if isinstance(obj, staticmethod | classmethod):
+            obj = obj.__func__
+        elif isinstance(obj, property):
+            obj = obj.fget
+    if isinstance(obj, FunctionType) and obj.__code__.co_qualname == qualname:
+        return obj
+    return None
+
+
+class _Worker:
+    """pytest plugin: collect once, then run each mutant in a forked child that swaps in
+    the mutated code of one function, so a mutant costs its tests and nothing more.
+
+    Every reference to the function (a test's ``from x import f``, a bound method)
+    sees the swapped code; changes outside function bodies go the slow way.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        source: str,
+        jobs: list[tuple[Mutant, list[str]]],
+        timeout: float,
+        logs: Path,
+    ) -> None:
+        self.name, self.path, self.source = name, path, source
+        self.jobs, self.timeout, self.logs = jobs, timeout, logs
+        self.results: dict[int, int] = {}
+
+    def pytest_runtestloop(self, session: Any) -> bool:
+        from _pytest.runner import runtestprotocol
+
+        items = {item.nodeid: item for item in session.items}
+        module = sys.modules[self.name]
+        for mutant, tests in self.jobs:
+            assert mutant.function is not None
+            tree = mutated_tree(self.source, str(self.path), mutant.index)
+            code = _code_named(compile(tree, str(self.path), "exec"), mutant.function)
+            function = _function_named(module, mutant.function)
+            selected = [items[test] for test in tests if test in items]
+            if code is None or function is None or not selected:
+                continue  # left to the slow way
+            if len(code.co_freevars) != len(function.__code__.co_freevars):
+                continue
+
+            def work(
+                f: FunctionType = function, c: CodeType = code, run: list[Any] = selected
+            ) -> int:
+                f.__code__ = c
+                for item in run:
+                    reports = runtestprotocol(item, nextitem=None, log=False)
+                    if any(report.failed for report in reports):
+                        return 1
+                return 0
+
+            log = self.logs / f"mutant-{mutant.index}.log"
+            self.results[mutant.index] = _in_child(work, self.timeout, log)
+        return True
+
+
+def _run_worker(worker: _Worker, tests: Sequence[str], out: Path) -> int:
+    import pytest
+
+    pytest.main(["-q", "-p", "no:cacheprovider", *tests], plugins=[worker, _NoShrinking()])
+    out.write_text(json.dumps(worker.results))
+    return 0
+
+
 class _LineTracer:
     """pytest plugin: which tests run each line of one file (and which run at import)."""
 
@@ -413,22 +530,43 @@ def mutate_module(
     trace = json.loads(trace_file.read_text())
     lines = {int(k): set(v) for k, v in trace["lines"].items()}
     durations: dict[str, float] = trace["durations"]
-    for mutant in list_mutants(source, str(path)):
-        if not wanted(mutant):
-            continue
-        if is_equivalent(mutant, marks):
-            yield Result(mutant, "equivalent")
-            continue
-        tree = mutated_tree(source, str(path), mutant.index)
+    mutants = [m for m in list_mutants(source, str(path)) if wanted(m)]
+
+    def selected_tests(mutant: Mutant) -> list[str]:
+        """The tests that ran the mutant's lines, fastest first; [] for import-time lines."""
         selected: set[str] = set()
         for line in range(mutant.line, mutant.end_line + 1):
             selected |= lines.get(line, set())
+        if "<import>" in selected:
+            return []
+        return sorted(selected, key=lambda test: durations.get(test, 0.0))
+
+    jobs = [
+        (m, selected_tests(m))
+        for m in mutants
+        if m.function is not None and not is_equivalent(m, marks) and selected_tests(m)
+    ]
+    worker = _Worker(name, path, source, jobs, timeout, logs)
+    results_file = logs / "worker.json"
+    _in_child(lambda: _run_worker(worker, tests, results_file), 4 * 3600, logs / "worker.log")
+    fast = {int(k): v for k, v in json.loads(results_file.read_text()).items()}
+    for mutant in mutants:
+        if is_equivalent(mutant, marks):
+            yield Result(mutant, "equivalent")
+            continue
+        if fast.get(mutant.index, 0) != 0:
+            yield Result(mutant, "killed")
+            if verbose:
+                print(f"  {path}:{mutant.line} #{mutant.index}: {mutant.description}: killed")
+            continue
+        tree = mutated_tree(source, str(path), mutant.index)
         log = logs / f"mutant-{mutant.index}.log"
-        # Cheapest first: the tests that ran these lines (all of them for a line
-        # run at import), then every test in-process, then on disk if needed.
+        # Then through the import hook: the tests that ran these lines (unless the
+        # fast pass ran them already), every test, and on disk if needed.
         runs: list[Sequence[str]] = [tests]
-        if selected and "<import>" not in selected:
-            runs.insert(0, sorted(selected, key=lambda test: durations.get(test, 0.0)))
+        selected = selected_tests(mutant)
+        if selected and mutant.index not in fast:
+            runs.insert(0, selected)
         code = 0
         for chosen in runs:
             finder = _MutantFinder(name, str(path), copy.deepcopy(tree))
