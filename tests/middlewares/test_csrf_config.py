@@ -98,3 +98,22 @@ def test_a_cookie_header_without_a_valid_csrf_cookie_is_cookie_not_set(
         "/submit", data={"csrf_token": "x" * 64}, headers={"Cookie": cookie_header}
     )
     assert base.reason(response) == "CSRF cookie not set"
+
+
+def test_the_default_cookie_lasts_the_documented_year(app_factory, client_for) -> None:
+    [header] = client_for(base.build(app_factory)).get("/form").headers.getlist("Set-Cookie")
+    assert "Max-Age=31449600;" in header  # docs/middlewares/csrf.md: 31449600, a year
+
+
+def test_a_bare_middleware_trusts_no_other_origin(app_factory, client_for) -> None:
+    app = app_factory(MIDDLEWARES=[])
+    app.use(CSRFMiddleware(secret_key=KEY))
+    app.route("/form", endpoint="form")(lambda request: request.csrf_token())
+    app.route("/submit", methods=["POST"], endpoint="submit")(lambda request: "accepted")
+    client: Client = client_for(app)
+    token = client.get("/form").text
+    assert client.post("/submit", data={"csrf_token": token}).status_code == 200
+    cross = client.post(
+        "/submit", data={"csrf_token": token}, headers={"Origin": "https://ok.example"}
+    )
+    assert base.reason(cross) == "Origin 'https://ok.example' is not trusted"
