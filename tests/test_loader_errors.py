@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lback_mw import ImproperlyConfigured, Request
+from lback_mw import ImproperlyConfigured, MiddlewareNotUsed, Request
 from lback_mw.middlewares.base import CallNext
 from lback_mw.testing import make_app
 
@@ -120,7 +120,7 @@ def module_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         del sys.modules[name]
 
 
-def _error(entry: str) -> str:
+def _error(entry: str | dict[str, Any]) -> str:
     with pytest.raises(ImproperlyConfigured) as info:
         make_app(MIDDLEWARES=[entry])
     return str(info.value)
@@ -160,3 +160,44 @@ def test_a_missing_top_level_module_suggests_a_close_name(module_dir: Path) -> N
     (module_dir / "my_middlewares.py").write_text("class Thing: pass\n")
     message = _error("my_middlewarez.Thing")
     assert "no module named 'my_middlewarez'. Did you mean 'my_middlewares'?" in message
+
+
+class SilentlyNotUsed:
+    def __init__(self) -> None:
+        raise MiddlewareNotUsed
+
+    def process_request(self, request: Request) -> None:
+        return None
+
+
+def test_middleware_not_used_is_recorded_with_its_reason_or_a_default() -> None:
+    app = make_app(
+        MIDDLEWARES=[
+            "tests.sample_middlewares.KwargsMiddleware",
+            "tests.sample_middlewares.NotUsed",
+            f"{__name__}.SilentlyNotUsed",
+        ]
+    )
+    assert [(s.label, s.path, s.reason) for s in app.skipped_middleware] == [
+        ("MIDDLEWARES[1]", "tests.sample_middlewares.NotUsed", "feature flag off"),
+        ("MIDDLEWARES[2]", f"{__name__}.SilentlyNotUsed", "raised MiddlewareNotUsed"),
+    ]
+    assert [layer.label for layer in app.configured_middleware] == ["MIDDLEWARES[0]"]
+
+
+def test_three_wsgi_middlewares_are_listed_in_settings_order() -> None:
+    wrapper = "tests.sample_middlewares.WsgiWrapper"
+    app = make_app(
+        WSGI_MIDDLEWARES=[
+            {"class": wrapper, "params": {"header": f"X-{n}"}} for n in ("A", "B", "C")
+        ]
+    )
+    layers = app.wsgi_middleware
+    assert [layer.label for layer in layers] == [f"WSGI_MIDDLEWARES[{n}]" for n in range(3)]
+    assert [layer.params for layer in layers] == [{"header": f"X-{n}"} for n in "ABC"]
+
+
+def test_the_first_unknown_key_of_an_entry_is_named() -> None:
+    entry = {"class": "tests.sample_middlewares.KwargsMiddleware", "parms": {}, "zzz": 1}
+    message = _error(entry)
+    assert "unknown key 'parms' in a middleware dict. Did you mean 'params'?" in message

@@ -400,10 +400,11 @@ class _Worker:
                 f: FunctionType = function, c: CodeType = code, run: list[Any] = selected
             ) -> int:
                 f.__code__ = c
-                for item in run:
-                    reports = runtestprotocol(item, nextitem=None, log=False)
-                    if any(report.failed for report in reports):
-                        return 1
+                for item, nextitem in zip(run, [*run[1:], None], strict=True):
+                    for report in runtestprotocol(item, nextitem=nextitem, log=False):
+                        if report.failed:  # the log says which test killed it, and how
+                            print(f"{report.nodeid} ({report.when}):\n{report.longreprtext}")
+                            return 1
                 return 0
 
             log = self.logs / f"mutant-{mutant.index}.log"
