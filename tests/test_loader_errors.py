@@ -13,6 +13,7 @@ import pytest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import ImproperlyConfigured, MiddlewareNotUsed, Request
+from lback_mw.loader import check_call_next_signature
 from lback_mw.middlewares.base import CallNext
 from lback_mw.testing import make_app
 
@@ -201,3 +202,52 @@ def test_the_first_unknown_key_of_an_entry_is_named() -> None:
     entry = {"class": "tests.sample_middlewares.KwargsMiddleware", "parms": {}, "zzz": 1}
     message = _error(entry)
     assert "unknown key 'parms' in a middleware dict. Did you mean 'params'?" in message
+
+
+class GoodDispatch:
+    def dispatch(self, request: Request, call_next: CallNext) -> WerkzeugResponse:
+        return call_next(request)
+
+
+class GoodCall:
+    def __call__(self, request: Request, call_next: CallNext) -> WerkzeugResponse:
+        return call_next(request)
+
+
+class WsgiWithExtra:
+    """Called like a WSGI app, with an optional third argument."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: Any, start_response: Any, extra: Any = None) -> Any:
+        return self.app(environ, start_response)
+
+
+def test_call_next_classes_load_through_middlewares() -> None:
+    app = make_app(MIDDLEWARES=[f"{__name__}.GoodDispatch", f"{__name__}.GoodCall"])
+    assert [(layer.style, layer.hooks) for layer in app.configured_middleware] == [
+        ("call_next", ("dispatch",)),
+        ("call_next", ("__call__",)),
+    ]
+
+
+def test_a_call_next_function_is_checked_without_a_self_parameter() -> None:
+    def good(request: Request, call_next: CallNext) -> WerkzeugResponse:
+        return call_next(request)
+
+    def bad(call_next: CallNext) -> WerkzeugResponse:
+        raise AssertionError("never called")
+
+    check_call_next_signature(good, "good", "app.middleware")
+    with pytest.raises(ImproperlyConfigured) as info:
+        check_call_next_signature(bad, "bad", "app.middleware")
+    assert str(info.value).startswith(
+        "app.middleware: bad must take (request, call_next), got (call_next)."
+    )
+
+
+def test_a_wsgi_middleware_with_an_optional_argument_is_sent_to_wsgi_middlewares() -> None:
+    message = _error(f"{__name__}.WsgiWithExtra")
+    assert "is a WSGI middleware" in message
+    assert "List it in WSGI_MIDDLEWARES instead" in message
