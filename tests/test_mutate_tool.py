@@ -43,8 +43,8 @@ def mutate() -> ModuleType:
 def test_every_operator_makes_its_mutants_in_source_order(mutate: ModuleType) -> None:
     found = [(m.line, m.description) for m in mutate.list_mutants(SOURCE, "m.py")]
     assert found == [
-        (4, "3 -> 4"),
-        (4, "3 -> 2"),
+        (4, "3 -> 4 at col 13"),
+        (4, "3 -> 2 at col 13"),
         (9, "Lt -> GtE"),
         (9, "NotIn -> In"),
         (9, "And -> Or"),
@@ -77,20 +77,20 @@ def test_a_mutated_tree_differs_in_exactly_its_one_change(mutate: ModuleType) ->
 def test_equivalent_markers_cover_their_line_or_the_next_one(mutate: ModuleType) -> None:
     source = (
         "A = 1  # mutation: equivalent - any value works\n"
-        '# mutation: equivalent "2 -> 3" - never read past 2\n'
+        '# mutation: equivalent "2 -> 3 at col 10" - never read past 2\n'
         "B = range(2)\n"
     )
     marks = mutate.equivalent_marks(source)
-    assert marks == {1: None, 3: "2 -> 3"}
+    assert marks == {1: None, 3: "2 -> 3 at col 10"}
     verdicts = {
         (m.line, m.description): mutate.is_equivalent(m, marks)
         for m in mutate.list_mutants(source, "m.py")
     }
     assert verdicts == {
-        (1, "1 -> 2"): True,
-        (1, "1 -> 0"): True,
-        (3, "2 -> 3"): True,
-        (3, "2 -> 1"): False,
+        (1, "1 -> 2 at col 4"): True,
+        (1, "1 -> 0 at col 4"): True,
+        (3, "2 -> 3 at col 10"): True,
+        (3, "2 -> 1 at col 10"): False,
     }
 
 
@@ -113,10 +113,10 @@ def test_mutants_in_a_function_body_name_the_function_to_swap(mutate: ModuleType
     )
     found = {(m.description, m.function) for m in mutate.list_mutants(source, "m.py")}
     assert found == {
-        ("2 -> 3", None),  # a class attribute: no function to swap
-        ("2 -> 1", None),
-        ("1 -> 2", None),  # a default, evaluated when the class is built
-        ("1 -> 0", None),
+        ("2 -> 3 at col 11", None),  # a class attribute: no function to swap
+        ("2 -> 1 at col 11", None),
+        ("1 -> 2 at col 28", None),  # a default, evaluated when the class is built
+        ("1 -> 0 at col 28", None),
         ("Lt -> GtE", "Box.fits"),
         ("return value -> None", "Box.fits"),
     }

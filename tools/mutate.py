@@ -30,7 +30,7 @@ A mutant that cannot change behaviour is marked with a comment saying why, on it
 line or on a comment line just above, naming the one mutant if others on that line
 can be killed::
 
-    # mutation: equivalent "1 -> 2" - one entry more is never indexed
+    # mutation: equivalent "1 -> 2 at col 31" - one entry more is never indexed
     for entered in range(size + 1)
 
 Such mutants are counted as *equivalent*, not run, and left out of the score.
@@ -217,8 +217,9 @@ class _Mutator(ast.NodeTransformer):
         if type(node.value) is not int:  # bools are ints too; leave them
             return node
         replacement = node
-        for step in (1, -1):
-            if self._point(node, f"{node.value} -> {node.value + step}"):
+        for step in (1, -1):  # the column tells two literals of one line apart
+            change = f"{node.value} -> {node.value + step} at col {node.col_offset}"
+            if self._point(node, change):
                 replacement = ast.Constant(node.value + step)
         return replacement
 
