@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, Request
+from lback_mw.injection import Dependencies, bind_arguments
 
 
 class Widget:
@@ -119,3 +120,105 @@ def test_a_positional_only_parameter_with_a_default_keeps_it(
     message = _refusal(app_factory, PositionalOnlyWithDefault, name="x")
     assert "unknown parameter 'name' in params" in message
     assert "The constructor accepts: level." in message
+
+
+class Unannotated(Hook):
+    def __init__(self, anything=None) -> None:
+        self.anything = anything
+
+
+class RealAnnotations(Hook):
+    def __init__(self, n=0) -> None:
+        self.n = n
+
+
+# Annotations as objects, as a module without `from __future__ import annotations` has them.
+RealAnnotations.__init__.__annotations__ = {"n": int}
+
+
+class UnreadableSignature(Hook):
+    __signature__ = 42  # inspect.signature refuses this
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        pytest.param(("name",), {}, "got neither.", id="neither"),
+        pytest.param(("name", 1), {"factory": int}, "got both.", id="both"),
+    ],
+)
+def test_provide_says_which_mistake(
+    args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TypeError) as info:
+        Dependencies().provide(*args, **kwargs)
+    assert str(info.value) == (
+        f"provide('name', ...) takes exactly one of a value or factory=, {message}"
+    )
+
+
+def test_the_logger_is_named_after_the_asking_class(app_factory: Callable[..., App]) -> None:
+    registry = app_factory().dependencies
+    assert registry.resolve("logger", UsesWidget).name == "tests.test_injection_params"
+    assert registry.resolve("logger", None).name == "lback_mw"
+
+
+def test_values_lists_only_what_was_built(app_factory: Callable[..., App], tmp_path) -> None:
+    registry = app_factory(BASE_DIR=tmp_path).dependencies
+    assert "db_session" not in registry.values()
+    factory = registry["db_session"]
+    assert registry.values()["db_session"] is factory
+
+
+def test_an_unannotated_parameter_takes_any_value(app_factory: Callable[..., App]) -> None:
+    value = object()
+    assert _instance(app_factory, Unannotated, anything=value).anything is value
+
+
+def test_annotations_that_are_objects_are_validated(app_factory: Callable[..., App]) -> None:
+    assert _instance(app_factory, RealAnnotations, n="3").n == 3
+    assert "parameter 'n' expects int" in _refusal(app_factory, RealAnnotations, n="x")
+
+
+def test_an_unreadable_signature_is_refused_naming_the_entry(
+    app_factory: Callable[..., App],
+) -> None:
+    message = _refusal(app_factory, UnreadableSignature)
+    assert message.startswith(
+        "MIDDLEWARES[0] ('tests.test_injection_params.UnreadableSignature'): cannot read the "
+        "constructor signature (TypeError: "
+    )
+
+
+def test_the_first_unknown_parameter_is_named(app_factory: Callable[..., App]) -> None:
+    message = _refusal(app_factory, Containers, portz=[1], limitz={})
+    assert "unknown parameter 'portz' in params. Did you mean 'ports'?" in message
+
+
+def test_bound_arguments_record_injected_and_overridden_names(
+    app_factory: Callable[..., App],
+) -> None:
+    registry = app_factory().dependencies
+
+    def factory(config: Any, router: Any, limit: int = 1) -> None:
+        raise AssertionError("never called")
+
+    bound = bind_arguments(factory, {"router": "mine", "limit": "2"}, registry, "f", owner=None)
+    assert bound.kwargs == {"config": registry["config"], "router": "mine", "limit": 2}
+    assert bound.injected == ["config"]
+    assert bound.overridden == ["router"]
+    assert bound.params == {"router": "mine", "limit": 2}
+
+
+def test_skip_first_leaves_the_wrapped_app_to_the_caller(
+    app_factory: Callable[..., App],
+) -> None:
+    registry = app_factory().dependencies
+
+    def wrapper(app: Any, limit: int = 1, name: str = "w") -> None:
+        raise AssertionError("never called")
+
+    bound = bind_arguments(wrapper, {"limit": "2"}, registry, "w", owner=None, skip_first=True)
+    assert bound.kwargs == {"limit": 2}
+    with pytest.raises(ImproperlyConfigured, match="unknown parameter 'app'"):
+        bind_arguments(wrapper, {"app": 1}, registry, "w", owner=None, skip_first=True)
