@@ -117,3 +117,10 @@ def test_a_bare_middleware_trusts_no_other_origin(app_factory, client_for) -> No
         "/submit", data={"csrf_token": token}, headers={"Origin": "https://ok.example"}
     )
     assert base.reason(cross) == "Origin 'https://ok.example' is not trusted"
+
+
+def test_the_header_token_wins_over_the_form_field(app_factory, client_for) -> None:
+    client = client_for(base.build(app_factory))
+    token = base.token_from(client)
+    response = client.post("/submit", data={"csrf_token": "wrong"}, headers={"X-CSRF-Token": token})
+    assert response.status_code == 200
