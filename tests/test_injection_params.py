@@ -4,7 +4,7 @@ project's own classes, and parameters that cannot be filled by name."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -222,3 +222,21 @@ def test_skip_first_leaves_the_wrapped_app_to_the_caller(
     assert bound.kwargs == {"limit": 2}
     with pytest.raises(ImproperlyConfigured, match="unknown parameter 'app'"):
         bind_arguments(wrapper, {"app": 1}, registry, "w", owner=None, skip_first=True)
+
+
+class Rule(TypedDict):
+    """pydantic refuses typing.TypedDict before Python 3.12."""
+
+    path: str
+
+
+class Rules(Hook):
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+
+
+def test_an_annotation_pydantic_refuses_passes_the_value_through(
+    app_factory: Callable[..., App],
+) -> None:
+    rules = [{"path": "/x"}]
+    assert _instance(app_factory, Rules, rules=rules).rules is rules
