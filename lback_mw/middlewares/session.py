@@ -36,7 +36,7 @@ DEFAULT_MAX_AGE = 14 * 24 * 3600
 #: value made with the same ``SECRET_KEY`` (a CSRF cookie) passes for a session.
 SIGNING_SALT = "lback_mw.session"
 #: How many verified session cookies each process remembers (a few hundred bytes each).
-VERIFIED_CACHE_SIZE = 1024
+VERIFIED_CACHE_SIZE = 1024  # mutation: equivalent - a capacity: any size but memory alike
 #: Prefix of the keys sessions are stored under in a backend.
 KEY_PREFIX = "session:"
 #: ``secrets.token_urlsafe(32)``: 256 random bits, 43 characters.
