@@ -178,6 +178,7 @@ class Session(MutableMapping[str, Any]):
         An attacker who planted a session id in the victim's browser before
         login (session fixation) is then left holding an id that loads nothing.
         """
+        # mutation: equivalent "call deleted" - saving loads the session first anyway
         self._loaded()
         self.modified = True
         self.new_key = True

@@ -21,6 +21,7 @@ backend_url = base.backend_url  # the memory, Redis and SQLite stores
 build = base.build
 session_cookie = base.session_cookie
 stored_keys = base.stored_keys
+dead_redis_url = base.dead_redis_url  # a port where nothing listens
 
 TWO_WEEKS = 1209600  # docs/middlewares/session.md: "two weeks"
 
@@ -257,3 +258,16 @@ def test_the_session_repr_says_whether_it_was_loaded_and_changed(app_factory, cl
 
     client_for(app).get("/repr")
     assert shown == ["<Session not loaded>", "<Session {'a': 1} modified>"]
+
+
+def test_a_bare_middleware_logs_an_unreachable_store_with_its_own_logger(caplog, dead_redis_url):
+    app = make_app(MIDDLEWARES=[])
+    app.use(SessionMiddleware(backend=dead_redis_url))
+    app.route("/set")(lambda request: request.session.update(a=1) or "ok")
+    try:
+        with caplog.at_level(logging.ERROR, logger="lback_mw.middlewares.session"):
+            response = Client(app).get("/set")
+    finally:
+        app.close()
+    assert response.status_code == 503
+    assert "Session store unavailable" in caplog.text
