@@ -106,6 +106,7 @@ class Dependencies:
                         )
                     except ImproperlyConfigured as exc:
                         factory = dotted_name(provider.factory)
+                        # mutation: equivalent "1 -> 2 at col 52" - the last part either way
                         short = factory.rsplit(".", 1)[-1]
                         raise ImproperlyConfigured(
                             f"{exc} Note: {factory} is registered as a factory, which is "

@@ -241,6 +241,7 @@ def _explain_import_failure(path: str) -> str:
     # that is missing, and compare that part with what exists next to it.
     parts = path.split(".")
     module: ModuleType | None = None
+    # mutation: equivalent "1 -> 2 at col 39" - one more round re-imports the whole path
     for depth in range(1, len(parts) + 1):
         name = ".".join(parts[:depth])
         try:
@@ -252,6 +253,7 @@ def _explain_import_failure(path: str) -> str:
         except Exception as exc:
             return f"importing module {name!r} failed: {type(exc).__name__}: {exc}"
     else:  # every part imported; the last one is a module, not an attribute
+        # mutation: equivalent - a safety net: import_string fails only when a part does not import
         return f"{path!r} could not be imported."
     missing = parts[depth - 1]
     if module is None:
@@ -359,7 +361,7 @@ def _positional_names(function: Callable[..., Any]) -> list[str]:
 
 def _is_wsgi_middleware(cls: type) -> bool:
     if not inspect.isfunction(cls.__call__):
-        return False
+        return False  # mutation: equivalent "return value -> None" - callers test its truth
     parameters = list(inspect.signature(cls.__call__).parameters)
     return parameters[1:3] == ["environ", "start_response"]
 

@@ -159,6 +159,7 @@ class _HookRun:
         # Indexed by how many middlewares were entered, innermost first.
         self._response_hooks = tuple(
             tuple(hook for position, hook in reversed(responses) if position < entered)
+            # mutation: equivalent "1 -> 2 at col 46" - never indexed: entered <= size
             for entered in range(self._size + 1)
         )
         outer = []
@@ -168,6 +169,7 @@ class _HookRun:
             outer.append(hook)
         self._exception_hooks = tuple(
             (*(hook for position, hook in reversed(exceptions) if position < entered), *outer)
+            # mutation: equivalent "1 -> 2 at col 46" - never indexed: entered <= size
             for entered in range(self._size + 1)
         )
 
@@ -241,6 +243,7 @@ class _CallNextLayer:
     __slots__ = ("_dispatch", "_errors", "_inner", "_where")
 
     def __init__(self, layer: Layer, inner: Handler, errors: ErrorResponder) -> None:
+        # mutation: equivalent "0 -> -1 at col 29" - a call_next layer has exactly one hook
         method = layer.hooks[0]
         self._dispatch = getattr(layer.instance, method) if method == "dispatch" else layer.instance
         self._inner = inner

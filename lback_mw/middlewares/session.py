@@ -37,7 +37,7 @@ DEFAULT_MAX_AGE = 14 * 24 * 3600
 #: value made with the same ``SECRET_KEY`` (a CSRF cookie) passes for a session.
 SIGNING_SALT = "lback_mw.session"
 #: How many verified session cookies each process remembers (a few hundred bytes each).
-VERIFIED_CACHE_SIZE = 1024
+VERIFIED_CACHE_SIZE = 1024  # mutation: equivalent - a capacity: any size but memory alike
 #: Prefix of the keys sessions are stored under in a backend.
 KEY_PREFIX = "session:"
 #: ``secrets.token_urlsafe(32)``: 256 random bits, 43 characters.
@@ -186,6 +186,7 @@ class Session(MutableMapping[str, Any]):
         An attacker who planted a session id in the victim's browser before
         login (session fixation) is then left holding an id that loads nothing.
         """
+        # mutation: equivalent "call deleted" - saving loads the session first anyway
         self._loaded()
         self.modified = True
         self.new_key = True

@@ -22,7 +22,6 @@ from lback_mw import App, ImproperlyConfigured, Request, Response
 from lback_mw.backends import BackendUnavailable
 from lback_mw.backends.database import store_table
 from lback_mw.middlewares.session import (
-    DEFAULT_MAX_AGE,
     KEY_PREFIX,
     SIGNING_SALT,
     Session,
@@ -111,7 +110,7 @@ def test_session_round_trips_through_a_signed_cookie(app_factory, client_for):
     assert "HttpOnly" in header
     assert "SameSite=Lax" in header
     assert "Path=/" in header
-    assert f"Max-Age={DEFAULT_MAX_AGE}" in header
+    assert "Max-Age=1209600" in header  # two weeks, as documented
     assert "Secure" not in header  # a plain-HTTP request
     assert client.get("/get").json == {"user": "ada"}
 
@@ -429,7 +428,7 @@ def test_max_age_none_makes_a_browser_session_cookie(app_factory, client_for):
     assert "Max-Age" not in header
     assert "Expires" not in header
     # The signature still expires: after the default lifetime.
-    stale = signed({"a": "1"}, age=DEFAULT_MAX_AGE + 60)
+    stale = signed({"a": "1"}, age=1209600 + 60)  # two weeks, as documented
     assert get_with_cookie(client.app, "/get", stale).json == {}
 
 
