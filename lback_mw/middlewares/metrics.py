@@ -45,6 +45,8 @@ KNOWN_METHODS = frozenset(
 MULTIPROC_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
 _NAMESPACE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+#: A ``version=`` parameter in ``Accept`` that is not dotted numbers ("abc", "1.x.0").
+_BAD_VERSION = re.compile(r"version\s*=\s*(?!\d+(?:\.\d+)*\s*(?:[;,]|$))", re.IGNORECASE)
 # RFC 6750's b64token: what werkzeug reads back as a bearer token. Anything else
 # ("a=b", spaces) would be parsed as parameters and could never match.
 _SCRAPE_METHODS = ("GET", "HEAD")
@@ -238,13 +240,12 @@ class MetricsMiddleware(BaseMiddleware):
                     "Scraping the metrics needs 'Authorization: Bearer <token>'.",
                     www_authenticate=WWWAuthenticate("bearer", {"realm": "metrics"}),
                 )
-        try:
-            encoder, content_type = self._choose_encoder(request.headers.get("Accept", ""))
-        except (TypeError, ValueError):
-            # prometheus-client compares the parts of a "version=" parameter as
-            # numbers and fails on any other ("version=abc"): a client's garbage,
-            # answered in the classic text format that every scraper reads.
-            encoder, content_type = self._choose_encoder("")
+        accept = request.headers.get("Accept", "")
+        # A "version=" that is not dotted numbers is a client's garbage, answered in
+        # the classic text format every scraper reads: prometheus-client >= 0.23
+        # raises TypeError on it, older releases pick OpenMetrics; the same answer
+        # on every supported release.
+        encoder, content_type = self._choose_encoder("" if _BAD_VERSION.search(accept) else accept)
         if self._multiproc_dir is None:
             registry = self.registry
         else:

@@ -31,6 +31,8 @@ from .base import BaseMiddleware
 
 _METHODS = frozenset({"GET", "HEAD"})
 _ALLOW = ("GET", "HEAD")
+#: Conditional answers send no body: 304 Not Modified, 412 Precondition Failed.
+_NO_BODY = frozenset({304, 412})
 
 
 class StaticFilesMiddleware(BaseMiddleware):
@@ -131,6 +133,11 @@ class StaticFilesMiddleware(BaseMiddleware):
         # The server writes Date on every response, werkzeug's development server
         # (http.server) even when the app sent one: send_file's own made two.
         del response.headers["Date"]
+        if response.status_code in _NO_BODY:
+            # Some werkzeug releases (3.1.8 among them) keep the opened file as the
+            # body of a 304/412 that no server reads: it stayed open until collected.
+            response.close()
+            response.response = []
         return response
 
     def find(self, relative: str) -> str | None:
