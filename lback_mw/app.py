@@ -16,7 +16,7 @@ from .database import database_url, session_factory
 from .errors import ErrorResponder
 from .exceptions import ImproperlyConfigured, dotted_name, refuse_async
 from .injection import MISSING, Dependencies, logger_for
-from .layers import Layer, SkippedLayer
+from .layers import HookWrapper, Layer, SkippedLayer, instrumented
 from .loader import (
     check_call_next_signature,
     classify,
@@ -84,6 +84,7 @@ class App:
         self._used: list[Layer] = []
         self._before_request: list[Layer] = []
         self._after_request: list[Layer] = []
+        self._hook_wrappers: list[HookWrapper] = []
         self._serving = False
         self._handler: Handler = self.router.dispatch
         self.wsgi_app: WSGIApplication = self._core_wsgi
@@ -121,7 +122,10 @@ class App:
         ]
 
     def _rebuild(self) -> None:
-        self._handler = build_handler(self.chain, self.router.dispatch, self.errors)
+        chain = self.chain
+        for wrapper in self._hook_wrappers:
+            chain = [instrumented(layer, wrapper) for layer in chain]
+        self._handler = build_handler(chain, self.router.dispatch, self.errors)
 
     # -- registration ----------------------------------------------------------
 
@@ -160,6 +164,17 @@ class App:
                 style, hooks = classify(type(middleware), where)
             layer = Layer(label, path, middleware, style, hooks)
         self._used.append(layer)
+        self._rebuild()
+
+    @_setup_method
+    def instrument_hooks(self, wrapper: HookWrapper) -> None:
+        """Run every middleware hook through ``wrapper(layer, hook_name, hook)``, which
+        returns the callable to run in its place (a span or a timer around it).
+
+        Applied when the chain is built, so a hook it leaves alone costs nothing
+        per request; ``TracingMiddleware(layer_spans=True)`` uses it.
+        """
+        self._hook_wrappers.append(wrapper)
         self._rebuild()
 
     def middleware(self, function: F) -> F:

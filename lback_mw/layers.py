@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Style = Literal["hooks", "call_next", "wsgi"]
@@ -36,3 +37,28 @@ class SkippedLayer:
     label: str
     path: str
     reason: str
+
+
+#: ``wrapper(layer, hook_name, hook)`` -> the callable the pipeline runs in the
+#: hook's place, with the same arguments (see :meth:`lback_mw.App.instrument_hooks`).
+HookWrapper = Callable[[Layer, str, Callable[..., Any]], Callable[..., Any]]
+
+
+class _Instrumented:
+    """Stands in for a layer's instance: each hook is its wrapper's callable."""
+
+
+def instrumented(layer: Layer, wrapper: HookWrapper) -> Layer:
+    """``layer`` with every hook run through ``wrapper``; done once, at start-up.
+
+    A ``call_next`` function (hook ``__call__``) becomes the stand-in's
+    ``dispatch``: the stand-in itself is not the function.
+    """
+    stand_in = _Instrumented()
+    hooks = []
+    for name in layer.hooks:
+        hook = layer.instance if name == "__call__" else getattr(layer.instance, name)
+        attribute = "dispatch" if name == "__call__" else name
+        setattr(stand_in, attribute, wrapper(layer, name, hook))
+        hooks.append(attribute)
+    return replace(layer, instance=stand_in, hooks=tuple(hooks))

@@ -11,6 +11,7 @@ from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name, refuse_async
+from .sentry import name_transaction
 from .wrappers import Request, Response, make_response
 
 View = Callable[..., Any]
@@ -123,10 +124,12 @@ class Router:
         """The innermost handler of the pipeline: find the view and call it.
 
         Sets ``request.url_rule`` first, so middleware that runs after the view
-        (metrics, logs) can label by the rule template, not the raw path.
+        (metrics, logs, traces) can label by the rule template, not the raw path,
+        and names Sentry's transaction, so errors reported from the view do too.
         """
         rule, values = self.match(request)
         request.url_rule = rule
+        name_transaction(rule.rule)
         endpoint: str = rule.endpoint
         if request.method == "OPTIONS" and endpoint in self._auto_options:
             return self._options_response(request)

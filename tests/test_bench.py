@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bench import full_stack, http_apps, middleware_overhead, over_http
+from bench import full_stack, http_apps, middleware_overhead, over_http, tracing
 from bench.runner import Case, build_scenarios
 
 
 @pytest.mark.parametrize(
     "case",
-    [*middleware_overhead.CASES, *full_stack.CASES],
+    [*middleware_overhead.CASES, *full_stack.CASES, *tracing.CASES],
     ids=lambda case: case.key,
 )
 def test_every_scenario_answers_200_with_its_body(case: Case) -> None:

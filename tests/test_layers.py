@@ -1,0 +1,94 @@
+"""``App.instrument_hooks``: every hook of the chain through a wrapper, built once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from lback_mw import App, BaseMiddleware, Request
+from lback_mw.layers import Layer
+from lback_mw.testing import Client
+
+
+class Both(BaseMiddleware):
+    def process_request(self, request: Request) -> None:
+        request.environ["tests.both"] = "seen"
+
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
+        response.headers["X-Both"] = request.environ["tests.both"]
+        return response
+
+
+class Rescue(BaseMiddleware):
+    def process_exception(self, request: Request, exc: Exception) -> WerkzeugResponse | None:
+        return WerkzeugResponse(f"handled {exc}", status=503)
+
+
+Call = tuple[str, str]
+
+
+def recording(calls: list[Call]) -> Callable[[Layer, str, Callable[..., Any]], Callable[..., Any]]:
+    def wrap(layer: Layer, hook_name: str, hook: Callable[..., Any]) -> Callable[..., Any]:
+        def run(request: Request, *args: Any) -> Any:
+            calls.append((layer.label, hook_name))
+            return hook(request, *args)
+
+        return run
+
+    return wrap
+
+
+def test_every_hook_runs_through_the_wrapper_in_pipeline_order(
+    app_factory: Callable[..., App],
+) -> None:
+    app = app_factory(MIDDLEWARES=[f"{__name__}.Both", f"{__name__}.Rescue"])
+
+    @app.route("/")
+    def fails(request: Request) -> str:
+        raise LookupError("inside")
+
+    calls: list[Call] = []
+    app.instrument_hooks(recording(calls))
+    response = Client(app).get("/")
+    assert (response.status_code, response.text) == (503, "handled inside")
+    assert calls == [
+        ("MIDDLEWARES[0]", "process_request"),
+        ("MIDDLEWARES[1]", "process_exception"),
+        ("MIDDLEWARES[0]", "process_response"),
+    ]
+    assert response.headers["X-Both"] == "seen"  # the wrapped hooks did their work
+
+
+def test_a_call_next_function_is_wrapped_as_its_call(app_factory: Callable[..., App]) -> None:
+    app = app_factory()
+    app.route("/")(lambda request: "ok")
+
+    @app.middleware
+    def stamp(request: Request, call_next: Callable[[Request], WerkzeugResponse]) -> Any:
+        response = call_next(request)
+        response.headers["X-Stamp"] = "1"
+        return response
+
+    calls: list[Call] = []
+    app.instrument_hooks(recording(calls))
+    assert Client(app).get("/").headers["X-Stamp"] == "1"
+    assert calls == [("app.use[0]", "__call__")]
+
+
+def test_the_layers_keep_their_own_instances(app_factory: Callable[..., App]) -> None:
+    # The stand-ins exist only in the built pipeline: close(), checks and the
+    # chain listing still see the configured middleware.
+    app = app_factory(MIDDLEWARES=[f"{__name__}.Both"])
+    app.instrument_hooks(recording([]))
+    assert isinstance(app.chain[0].instance, Both)
+
+
+def test_instrumenting_after_serving_is_refused(app_factory: Callable[..., App]) -> None:
+    app = app_factory()
+    app.route("/")(lambda request: "ok")
+    Client(app).get("/")
+    with pytest.raises(RuntimeError, match=r"app.instrument_hooks\(\) was called after"):
+        app.instrument_hooks(recording([]))
