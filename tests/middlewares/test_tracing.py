@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -216,6 +217,37 @@ def test_traceparent_from_the_client_is_the_parent(
     assert span.parent.is_remote
     assert f"{span.parent.span_id:016x}" == CLIENT_SPAN
     assert payload(response)["current_trace"] == CLIENT_TRACE
+
+
+def test_the_next_request_on_a_thread_does_not_inherit_the_trace(
+    build: Callable[..., App], exporter: InMemorySpanExporter
+) -> None:
+    client = Client(build())
+    client.get("/users/5", headers={"traceparent": CLIENT_PARENT})
+    client.get("/users/6")
+    first, second = exporter.get_finished_spans()
+    assert second.parent is None
+    assert second.context.trace_id != first.context.trace_id
+
+
+def test_concurrent_requests_each_keep_their_own_parent(
+    build: Callable[..., App], exporter: InMemorySpanExporter
+) -> None:
+    app = build()
+    traces = [f"{n:032x}" for n in range(1, 41)]
+
+    def call(trace_id: str) -> str:
+        response = Client(app).get(
+            "/users/5", headers={"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01"}
+        )
+        return str(payload(response)["current_trace"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seen = list(pool.map(call, traces))
+    assert seen == traces
+    assert sorted(f"{span.context.trace_id:032x}" for span in exporter.get_finished_spans()) == (
+        traces
+    )
 
 
 @pytest.mark.parametrize(
