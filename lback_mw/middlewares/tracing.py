@@ -109,8 +109,10 @@ class TracingMiddleware(BaseMiddleware):
             "http.request.method": method if known else "_OTHER",
             "url.scheme": request.scheme,
             "url.path": request.path,
-            "network.protocol.version": environ.get("SERVER_PROTOCOL", "").partition("/")[2],
         }
+        protocol = environ.get("SERVER_PROTOCOL", "").partition("/")[2]  # "HTTP/1.1"
+        if protocol:
+            attributes["network.protocol.version"] = protocol
         if not known:
             attributes["http.request.method_original"] = method
         if request.query_string:
