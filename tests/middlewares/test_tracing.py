@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured, Request, Response
 from lback_mw.checks import check_app
 from lback_mw.testing import Client
+
+from ..serving import Server, serve
 
 TRACING = "lback_mw.middlewares.TracingMiddleware"
 # A client's span: trace 0af7..., span b7ad..., sampled.
@@ -410,3 +414,87 @@ def test_check_warns_when_the_request_id_comes_before_tracing(
     [warning] = check_app(app)
     assert "trace id" in warning.message
     assert "MIDDLEWARES[1]" in warning.message
+
+
+# -- over real HTTP: gunicorn workers, spans written to a file -----------------------
+
+SERVED_SETTINGS = """
+SECRET_KEY = "tracing-test-secret-key-not-for-production-use"
+ROUTES = "tracedproj.routes"
+DEPENDENCIES = {"tracer_provider": "tracedproj.otel.provider"}
+MIDDLEWARES = [
+    "lback_mw.middlewares.TracingMiddleware",
+    "lback_mw.middlewares.RequestIDMiddleware",
+]
+"""
+
+SERVED_ROUTES = """
+from lback_mw import Route
+
+routes = [Route("/users/<int:id>", lambda request, id: {"id": id}, endpoint="user")]
+"""
+
+# One JSON span per line, appended by every worker as each span ends.
+SERVED_OTEL = """
+import os
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+
+def provider():
+    out = open(os.environ["SPANS_FILE"], "a", encoding="utf-8")
+    exporter = ConsoleSpanExporter(
+        out=out, formatter=lambda span: span.to_json(indent=None) + "\\n"
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+"""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+    root = tmp_path_factory.mktemp("tracedproj")
+    package = root / "tracedproj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text(SERVED_SETTINGS)
+    (package / "routes.py").write_text(SERVED_ROUTES)
+    (package / "otel.py").write_text(SERVED_OTEL)
+    spans = root / "spans.jsonl"
+    spans.touch()
+    with serve(root, "tracedproj.settings", workers=2, env={"SPANS_FILE": str(spans)}) as server:
+        yield server, spans
+
+
+def spans_of_trace(spans: Path, trace_id: str) -> list[dict[str, Any]]:
+    """The spans of ``trace_id`` in the file, once a worker has written one (bounded wait)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [
+            span
+            for span in map(json.loads, spans.read_text(encoding="utf-8").splitlines())
+            if span["context"]["trace_id"] == f"0x{trace_id}"
+        ]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_over_gunicorn_the_client_trace_goes_on_and_comes_back(
+    served: tuple[Server, Path],
+) -> None:
+    server, spans = served
+    trace_id = "5b8efff798038103d269b633813fc60c"
+    result = server.get("/users/5", {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01"})
+    assert result.status == 200
+    assert result.headers["X-Request-ID"] == trace_id
+    [span] = spans_of_trace(spans, trace_id)
+    assert span["name"] == "GET /users/<int:id>"
+    assert span["kind"] == "SpanKind.SERVER"
+    assert span["parent_id"] == f"0x{CLIENT_SPAN}"
+    assert span["attributes"]["http.route"] == "/users/<int:id>"
+    assert span["attributes"]["url.path"] == "/users/5"
+    assert span["attributes"]["client.address"] == "127.0.0.1"
+    assert result.headers["traceresponse"] == (f"00-{trace_id}-{span['context']['span_id'][2:]}-01")
