@@ -45,20 +45,21 @@ HookWrapper = Callable[[Layer, str, Callable[..., Any]], Callable[..., Any]]
 
 
 class _Instrumented:
-    """Stands in for a layer's instance: each hook is its wrapper's callable."""
+    """Stands in for a layer's instance: each hook is its wrapper's callable, and
+    calling it (a ``call_next`` function's hook, ``__call__``) calls the wrapped one."""
+
+    _call: Callable[..., Any]
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
 
 
 def instrumented(layer: Layer, wrapper: HookWrapper) -> Layer:
-    """``layer`` with every hook run through ``wrapper``; done once, at start-up.
-
-    A ``call_next`` function (hook ``__call__``) becomes the stand-in's
-    ``dispatch``: the stand-in itself is not the function.
-    """
+    """``layer`` with every hook run through ``wrapper``; done once, at start-up."""
     stand_in = _Instrumented()
-    hooks = []
     for name in layer.hooks:
-        hook = layer.instance if name == "__call__" else getattr(layer.instance, name)
-        attribute = "dispatch" if name == "__call__" else name
-        setattr(stand_in, attribute, wrapper(layer, name, hook))
-        hooks.append(attribute)
-    return replace(layer, instance=stand_in, hooks=tuple(hooks))
+        if name == "__call__":
+            stand_in._call = wrapper(layer, name, layer.instance)
+        else:
+            setattr(stand_in, name, wrapper(layer, name, getattr(layer.instance, name)))
+    return replace(layer, instance=stand_in)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ Call = tuple[str, str]
 
 def recording(calls: list[Call]) -> Callable[[Layer, str, Callable[..., Any]], Callable[..., Any]]:
     def wrap(layer: Layer, hook_name: str, hook: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(hook)
         def run(request: Request, *args: Any) -> Any:
             calls.append((layer.label, hook_name))
             return hook(request, *args)

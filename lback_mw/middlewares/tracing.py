@@ -10,6 +10,7 @@ time the span ends, and the hooks of each layer can get spans of their own
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import wraps
 from importlib.metadata import version
 from typing import Any, ClassVar, Protocol
 
@@ -183,6 +184,7 @@ class TracingMiddleware(BaseMiddleware):
             "lback_mw.middleware": layer.label,
         }
 
+        @wraps(hook)  # the hook's own signature stays readable through __wrapped__
         def traced(request: Request, *args: Any) -> Any:
             # Outside this middleware (or before its process_request) there is no
             # request span to hang a child on: run the hook as it is.
