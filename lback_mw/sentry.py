@@ -21,6 +21,11 @@ def name_transaction(rule: str) -> None:
     sdk = sys.modules.get("sentry_sdk")
     if sdk is None:
         return
-    scope = sdk.get_current_scope()
+    # Scope.get_current_scope is sentry-sdk 2's (2.0 has no sentry_sdk.get_current_scope
+    # yet); 1.x has neither, and gets no name rather than a failing request.
+    current_scope = getattr(sdk.Scope, "get_current_scope", None)
+    if current_scope is None:
+        return
+    scope = current_scope()
     if scope.transaction is not None:
         scope.set_transaction_name(rule, source="route")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -103,3 +105,16 @@ def test_without_sentrys_wsgi_middleware_no_name_sticks_to_the_thread(
     sentry_sdk.capture_message("nightly report sent")
     [event] = transport.events
     assert event.get("transaction") != "/users/<int:id>"
+
+
+def test_an_sdk_without_the_scope_api_names_nothing_and_fails_no_request(
+    app_factory: Callable[..., App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sentry-sdk 1.x (and 2.0's top level) lack get_current_scope: a user's
+    # older SDK must cost the name, never the request.
+    monkeypatch.setitem(
+        sys.modules, "sentry_sdk", types.SimpleNamespace(Scope=type("Scope", (), {}))
+    )
+    app = app_factory()
+    app.route("/users/<int:id>")(lambda request, id: "ok")
+    assert Client(app).get("/users/5").status_code == 200
