@@ -17,7 +17,7 @@ must stay importable as ``bench.scenarios``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request as WerkzeugRequest
@@ -77,14 +77,19 @@ class NoopMiddleware(BaseMiddleware):
         return response
 
 
-def lback(layers: int, middleware: Sequence[Any] | None = None) -> WSGIApplication:
-    """lback_mw with ``layers`` no-op middleware (or the given ``MIDDLEWARES`` list).
+def lback(
+    layers: int,
+    middleware: Sequence[Any] | None = None,
+    dependencies: Mapping[str, Any] | None = None,
+) -> WSGIApplication:
+    """lback_mw with ``layers`` no-op middleware (or the given ``MIDDLEWARES`` list),
+    and ``dependencies`` for :func:`~lback_mw.create_app`.
 
     Routes: ``/hello`` (static) and ``/users/<int:id>`` (a converter, so werkzeug's
     matcher runs), both answering :data:`BODY`.
     """
     entries = list(middleware) if middleware is not None else [NoopMiddleware] * layers
-    app = make_app(MIDDLEWARES=entries)
+    app = make_app(MIDDLEWARES=entries, dependencies=dependencies)
 
     @app.route("/hello")
     def hello(request: LbackRequest) -> Response:

@@ -16,7 +16,7 @@ from .dispatch import Dispatcher
 from .errors import ErrorResponder
 from .exceptions import ImproperlyConfigured, dotted_name, refuse_async
 from .injection import MISSING, Dependencies, logger_for
-from .layers import Layer, RouteLayers, SkippedLayer
+from .layers import HookWrapper, Layer, RouteLayers, SkippedLayer
 from .loader import (
     check_call_next_signature,
     classify,
@@ -90,6 +90,7 @@ class App:
         #: Each route's own middleware, built once, and what it switches off, by
         #: ``id(rule)`` (werkzeug rules are unhashable); see :meth:`route_layers`.
         self.route_middleware: dict[int, RouteLayers] = {}
+        self._hook_wrappers: list[HookWrapper] = []
         self._serving = False
         self._dispatcher = Dispatcher(self.router, [], self.route_middleware, self.errors)
         self._handler = self._dispatcher.dispatch
@@ -133,7 +134,9 @@ class App:
         chain = self.chain
         for rule in self.router.rules():
             self._load_route(rule, chain)
-        self._dispatcher = Dispatcher(self.router, chain, self.route_middleware, self.errors)
+        self._dispatcher = Dispatcher(
+            self.router, chain, self.route_middleware, self.errors, self._hook_wrappers
+        )
         self._handler = self._dispatcher.dispatch
 
     def _route_added(self, rule: Rule) -> None:
@@ -214,6 +217,17 @@ class App:
                 style, hooks = classify(type(middleware), where)
             layer = Layer(label, path, middleware, style, hooks)
         self._used.append(layer)
+        self._rebuild()
+
+    @_setup_method
+    def instrument_hooks(self, wrapper: HookWrapper) -> None:
+        """Run every middleware hook through ``wrapper(layer, hook_name, hook)``, which
+        returns the callable to run in its place (a span or a timer around it).
+
+        Applied when the chain is built, so a hook it leaves alone costs nothing
+        per request; ``TracingMiddleware(layer_spans=True)`` uses it.
+        """
+        self._hook_wrappers.append(wrapper)
         self._rebuild()
 
     def middleware(self, function: F) -> F:

@@ -102,6 +102,7 @@ ROLE_NAMES = {
     "session": "sessions",
     "static_files": "static files",
     "timing": "timing",
+    "tracing": "tracing",
     "trusted_host": "the trusted-host check",
 }
 
@@ -110,6 +111,7 @@ ROLE_NAMES = {
 #: explains each place.
 RECOMMENDED_ORDER = (
     "metrics",
+    "tracing",
     "request_id",
     "access_log",
     "timing",
@@ -179,6 +181,12 @@ ORDERING_RULES = (
         "access_log",
         "The access log writes the request id on each line; the id is assigned in "
         "process_request, so the request-id middleware must run first.",
+    ),
+    OrderingRule(
+        "tracing",
+        "request_id",
+        "The request id takes the trace id, and the access log logs it; the span is "
+        "started in the tracing middleware's process_request, so it must run first.",
     ),
     OrderingRule(
         "trusted_host",

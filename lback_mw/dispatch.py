@@ -25,9 +25,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .errors import ErrorResponder
 from .exceptions import dotted_name
-from .layers import Layer, RouteLayers
+from .layers import HookWrapper, Layer, RouteLayers, instrumented
 from .pipeline import Handler, build_handler, scoped, view_stage
 from .routing import Router
+from .sentry import name_transaction
 from .wrappers import Request, make_response
 
 
@@ -105,6 +106,7 @@ class Dispatcher:
         chain: Sequence[Layer],
         routes: Mapping[int, RouteLayers],
         errors: ErrorResponder,
+        wrappers: Sequence[HookWrapper] = (),
     ) -> None:
         self._router = router
         self._match = router.match
@@ -121,7 +123,12 @@ class Dispatcher:
         self._handlers: dict[int, Handler] = {}
         self._options: dict[int, Handler] = {}
         self._guarded: dict[int, Layer] = {}
-        unmatched = [self._guard(layer) if layer.scope else layer for layer in chain]
+        #: ``App.instrument_hooks`` wrappers, and each layer as they wrap it, by id.
+        self._wrappers = tuple(wrappers)
+        self._instrumented: dict[int, Layer] = {}
+        unmatched = [
+            self._guard(layer) if layer.scope else self._instrument(layer) for layer in chain
+        ]
         self._unmatched = build_handler(unmatched, _raise_routing_exception, errors)
         for rule in router.rules():
             self.add(rule)
@@ -135,6 +142,7 @@ class Dispatcher:
             return self._unmatched(request)
         request.url_rule = rule
         request.view_args = values
+        name_transaction(rule.rule)
         if request.method == "OPTIONS":
             options = self._options.get(id(rule))
             if options is not None:
@@ -153,8 +161,8 @@ class Dispatcher:
             if verdict is None:
                 kept.append(self._guard(layer))
             elif verdict:
-                kept.append(layer)
-        own = route.layers if route is not None else []
+                kept.append(self._instrument(layer))
+        own = [self._instrument(layer) for layer in route.layers] if route is not None else []
         key = tuple(id(layer.instance) for layer in (*kept, *own))
         handler = self._shared.get(key)
         if handler is None:
@@ -183,8 +191,24 @@ class Dispatcher:
         guarded = self._guarded.get(id(layer))
         if guarded is None:
             assert layer.scope is not None  # only a scope leaves a layer to the path
-            guarded = self._guarded[id(layer)] = scoped(layer, layer.scope)
+            guarded = self._guarded[id(layer)] = scoped(self._instrument(layer), layer.scope)
         return guarded
+
+    def _instrument(self, layer: Layer) -> Layer:
+        """``layer`` through every wrapper, built once per layer (routes share it).
+
+        Done here, after the exclusions and scopes are decided: those know the
+        layers as configured.
+        """
+        if not self._wrappers:
+            return layer
+        wrapped = self._instrumented.get(id(layer))
+        if wrapped is None:
+            wrapped = layer
+            for wrapper in self._wrappers:
+                wrapped = instrumented(wrapped, wrapper)
+            self._instrumented[id(layer)] = wrapped
+        return wrapped
 
 
 class _ViewCall:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -78,3 +79,30 @@ class SkippedLayer:
     label: str
     path: str
     reason: str
+
+
+#: ``wrapper(layer, hook_name, hook)`` -> the callable the pipeline runs in the
+#: hook's place, with the same arguments (see :meth:`lback_mw.App.instrument_hooks`).
+HookWrapper = Callable[[Layer, str, Callable[..., Any]], Callable[..., Any]]
+
+
+class _Instrumented:
+    """Stands in for a layer's instance: each hook is its wrapper's callable, and
+    calling it (the ``__call__`` of a ``call_next`` function or a Django-style
+    middleware) calls the wrapped one."""
+
+    _call: Callable[..., Any]
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
+
+
+def instrumented(layer: Layer, wrapper: HookWrapper) -> Layer:
+    """``layer`` with every hook run through ``wrapper``; done once, at start-up."""
+    stand_in = _Instrumented()
+    for name in layer.hooks:
+        if name == "__call__":
+            stand_in._call = wrapper(layer, name, layer.instance)
+        else:
+            setattr(stand_in, name, wrapper(layer, name, getattr(layer.instance, name)))
+    return replace(layer, instance=stand_in)

@@ -106,6 +106,11 @@ class Request(_WerkzeugRequest):
     duration_ms: float
     #: The request's correlation id, set by the request-id middleware.
     id: str
+    #: The W3C trace id (32 hex digits) of the request's span, set by TracingMiddleware.
+    trace_id: str
+    #: The ``traceparent`` header value naming the request's span, to pass on to
+    #: calls the view makes; set by TracingMiddleware.
+    traceparent: str
     #: The user, set by an authentication middleware.
     user: Any
     #: The session, set by a session middleware.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bench import full_stack, http_apps, middleware_overhead, over_http, startup
+from bench import full_stack, http_apps, middleware_overhead, over_http, startup, tracing
 from bench.runner import Case, build_scenarios
 
 
 @pytest.mark.parametrize(
     "case",
-    [*middleware_overhead.CASES, *full_stack.CASES],
+    [*middleware_overhead.CASES, *full_stack.CASES, *tracing.CASES],
     ids=lambda case: case.key,
 )
 def test_every_scenario_answers_200_with_its_body(case: Case) -> None:
@@ -27,7 +27,6 @@ def test_the_stacks_follow_the_recommended_order() -> None:
     app = scenarios.lback_stateful(scenarios.FULL_STATEFUL_STACK)
     assert isinstance(app, App)
     assert [warning.id for warning in check_app(app)] == []
-
 
 
 @pytest.mark.parametrize("key", sorted(http_apps.APPS))

@@ -3,7 +3,7 @@
 ``"lback_mw.middlewares.CORSMiddleware"`` in ``MIDDLEWARES`` works as well as the
 full ``"lback_mw.middlewares.cors.CORSMiddleware"``. The modules load on first
 access (PEP 562), so naming one built-in does not import the others or their
-optional dependencies (``prometheus-client``, ``brotli``).
+optional dependencies (``brotli``, ``opentelemetry-api``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .session import SessionMiddleware
     from .static import StaticFilesMiddleware
     from .timing import TimingMiddleware
+    from .tracing import TracingMiddleware
     from .trusted_host import TrustedHostMiddleware
 
 #: Public name (a middleware class, or a helper such as ``csrf_exempt``) -> the
@@ -45,6 +46,7 @@ BUILTINS = {
     "SessionMiddleware": "session",
     "StaticFilesMiddleware": "static",
     "TimingMiddleware": "timing",
+    "TracingMiddleware": "tracing",
     "TrustedHostMiddleware": "trusted_host",
     "csrf_exempt": "csrf",
 }
@@ -64,6 +66,7 @@ __all__ = [
     "SessionMiddleware",
     "StaticFilesMiddleware",
     "TimingMiddleware",
+    "TracingMiddleware",
     "TrustedHostMiddleware",
     "csrf_exempt",
 ]

@@ -66,6 +66,7 @@ class AccessLogFields(TypedDict):
     bytes: int
     duration_ms: float  # to the end of the body
     request_id: str | None
+    trace_id: str | None  # the W3C trace id, set by TracingMiddleware
     referer: str | None
     user_agent: str | None
 
@@ -209,7 +210,8 @@ class AccessLogMiddleware(BaseMiddleware):
     :param level: their level, a number or a name (``"INFO"``, ``"debug"``).
     :param format: ``"common"`` (Apache's Common Log Format), ``"combined"``
         (plus referer and user agent, nginx's default) or ``"json"``; the first
-        two end with the duration in ms and the request id.
+        two end with the duration in ms and the request id. The trace id is a
+        JSON field, and ``record.trace_id`` (``%(trace_id)s``) in the other two.
     """
 
     ordering_role: ClassVar[str] = "access_log"
@@ -282,6 +284,7 @@ class AccessLogMiddleware(BaseMiddleware):
         if request.query_string:
             path = f"{path}?{quote(request.query_string, safe=_QUERY_SAFE)}"
         request_id = getattr(request, "id", None)
+        trace_id = getattr(request, "trace_id", None)
         fields: AccessLogFields = {
             "time": received.isoformat(timespec="milliseconds"),
             "remote_addr": request.remote_addr,
@@ -293,11 +296,12 @@ class AccessLogMiddleware(BaseMiddleware):
             "bytes": sent,
             "duration_ms": round(duration * 1000, 3),
             "request_id": request_id,
+            "trace_id": trace_id,
             "referer": request.referrer,
             "user_agent": request.headers.get("User-Agent"),
         }
         self.logger.log(
             self.level,
             self._formatter(fields, received),
-            extra={"http": fields, "request_id": request_id or "-"},
+            extra={"http": fields, "request_id": request_id or "-", "trace_id": trace_id or "-"},
         )

@@ -74,6 +74,11 @@ class RequestIDMiddleware(BaseMiddleware):
     included), and is what :class:`RequestIDLogFilter` puts on log records while
     the request is inside the middleware.
 
+    With tracing on (a ``TracingMiddleware`` outside this one), a request that
+    brings no id of its own takes its trace id, so logs and traces share one key,
+    end to end when the client sent a ``traceparent``; and the response carries
+    the span in a W3C ``traceresponse`` header for the client to find the trace.
+
     :param header_name: the header read from the request and set on the response.
     :param trust_incoming: adopt a well-formed id from the request header (set it
         to ``False`` if clients reach the app directly and you want ids only the
@@ -91,19 +96,28 @@ class RequestIDMiddleware(BaseMiddleware):
         )
 
     def process_request(self, request: Request) -> None:
-        incoming = request.environ.get(self._environ_key) if self._environ_key else None
-        request_id = (
-            incoming if incoming is not None and _SAFE_ID.fullmatch(incoming) else new_request_id()
-        )
+        environ = request.environ
+        incoming = environ.get(self._environ_key) if self._environ_key else None
+        if incoming is not None and _SAFE_ID.fullmatch(incoming):
+            request_id = incoming
+        elif self._environ_key and "trace_id" in request.__dict__:
+            # Only when incoming ids are trusted: the trace id may be the client's.
+            request_id = request.trace_id
+        else:
+            request_id = new_request_id()
         request.id = request_id
-        request.environ[_TOKEN_KEY] = _current_id.set(request_id)
+        environ[_TOKEN_KEY] = _current_id.set(request_id)
 
     def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
         headers = response.headers
-        if self._header_lower in header_names(headers):
+        present = header_names(headers)
+        if self._header_lower in present:
             headers[self.header_name] = request.id  # replaces what the view set
         else:
             append_trusted(headers, ((self.header_name, request.id),))  # a checked id
+        traceparent = request.__dict__.get("traceparent")
+        if traceparent is not None and "traceresponse" not in present:
+            append_trusted(headers, (("traceresponse", traceparent),))  # built from hex digits
         # Reset here, not when the body is closed: process_response always runs in
         # the thread that ran process_request, so the id can never leak into the
         # next request that thread serves, even if a server never calls close().

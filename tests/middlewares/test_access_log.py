@@ -165,6 +165,7 @@ def test_json_format_is_one_parseable_line(
         "bytes",
         "duration_ms",
         "request_id",
+        "trace_id",
         "referer",
         "user_agent",
     }
@@ -179,6 +180,7 @@ def test_json_format_is_one_parseable_line(
         "bytes": 5,
         "duration_ms": None,
         "request_id": None,
+        "trace_id": None,
         "referer": None,
         "user_agent": "curl/8",
     }
