@@ -106,8 +106,10 @@ def test_each_test_gets_a_fresh_sqlite_database(project: pytest.Pytester) -> Non
     run(project, tests, "--lback-settings", "plugproj.settings").assert_outcomes(passed=2)
 
 
-def test_rollback_mode_keeps_the_settings_database_clean(project: pytest.Pytester) -> None:
-    database = project.path / "shared.sqlite3"
+def test_rollback_mode_keeps_the_settings_database_clean(
+    project: pytest.Pytester, database_url: str
+) -> None:
+    """On SQLite and on a real PostgreSQL server: each test's writes are rolled back."""
     project.makeini(
         """
         [pytest]
@@ -119,7 +121,7 @@ def test_rollback_mode_keeps_the_settings_database_clean(project: pytest.Pyteste
         f"""
         import os
 
-        os.environ["LBACK_DATABASE_URL"] = "sqlite:///{database}"
+        os.environ["LBACK_DATABASE_URL"] = "{database_url}"
         """
     )
     tests = """
