@@ -4,7 +4,6 @@ server closed while it sat in the pool (issue 8 item 19)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -15,15 +14,10 @@ from lback_mw.database import session_factory
 from lback_mw.testing import Client
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite file, and a PostgreSQL database when the suite has a server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'engine.sqlite3'}"
-    try:
-        return str(request.getfixturevalue("postgresql_database"))
-    except pytest.FixtureLookupError:
-        pytest.skip("no postgresql_database fixture in tests/conftest.py to start PostgreSQL")
+@pytest.fixture
+def url(database_url: str) -> str:
+    """A SQLite file and a PostgreSQL database (``database_url`` in tests/conftest.py)."""
+    return database_url
 
 
 def test_every_engine_pings_a_connection_before_using_it(url: str) -> None:
