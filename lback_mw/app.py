@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.routing import Rule
 
+from ._client import Client
+from ._imports import import_object
 from .dispatch import Dispatcher
 from .errors import ErrorResponder
 from .exceptions import ImproperlyConfigured, dotted_name, refuse_async
@@ -20,7 +22,6 @@ from .layers import Layer, RouteLayers, SkippedLayer
 from .loader import (
     check_call_next_signature,
     classify,
-    import_object,
     instantiate,
     load_middlewares,
     load_route_middleware,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from .templating import TemplateRenderer
-    from .testing import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -265,8 +265,6 @@ class App:
 
     def test_client(self, *, lint: bool = True) -> Client:
         """A :class:`lback_mw.testing.Client`; requests are checked by werkzeug's linter."""
-        from .testing import Client
-
         return Client(self, lint=lint)
 
     def close(self) -> None:

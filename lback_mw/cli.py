@@ -24,6 +24,7 @@ from click.core import ParameterSource
 from werkzeug.routing import Rule
 from werkzeug.serving import is_running_from_reloader, run_simple
 
+from ._multiprocess import MULTIPROC_ENV_VAR, check_multiprocess_dir
 from .app import App, create_app
 from .app_target import APP_ENV_VAR, forget_target_modules, load_app_target
 from .checks import check_app, silence
@@ -34,7 +35,6 @@ from .exceptions import ImproperlyConfigured, dotted_name
 from .exceptions import count as _count
 from .layers import Layer
 from .log_config import install_default_logging
-from .middlewares.metrics import MULTIPROC_ENV_VAR, check_multiprocess_dir
 from .settings import (
     ENV_FILE_ENV_VAR,
     ENV_PREFIX,
@@ -406,10 +406,8 @@ def _mark_metrics_process_dead(server: Any, worker: Any) -> None:
     A dead worker's live gauges (requests in progress) must stop counting, as
     prometheus-client's docs require; its counters and histograms stay summed.
     """
-    try:
-        from prometheus_client import multiprocess
-    except ImportError:  # the variable is set, but nothing here records metrics
-        return
+    from prometheus_client import multiprocess  # here: only in multiprocess mode
+
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 

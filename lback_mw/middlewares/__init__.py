@@ -2,8 +2,8 @@
 
 ``"lback_mw.middlewares.CORSMiddleware"`` in ``MIDDLEWARES`` works as well as the
 full ``"lback_mw.middlewares.cors.CORSMiddleware"``. The modules load on first
-access (PEP 562), so naming one built-in does not import the others or their
-optional dependencies (``prometheus-client``, ``brotli``).
+access (PEP 562), so naming one built-in does not import the others or what they
+build on (``prometheus-client``; ``brotli``, which is optional).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .access_log import AccessLogMiddleware
     from .auth import AuthenticationMiddleware
-    from .compression import GZipMiddleware
+    from .compression import CompressionMiddleware, GZipMiddleware
     from .cors import CORSMiddleware
     from .csrf import CSRFMiddleware, csrf_exempt
     from .db_session import SQLAlchemySessionMiddleware
@@ -35,6 +35,7 @@ BUILTINS = {
     "AuthenticationMiddleware": "auth",
     "CORSMiddleware": "cors",
     "CSRFMiddleware": "csrf",
+    "CompressionMiddleware": "compression",
     "GZipMiddleware": "compression",
     "HTTPSRedirectMiddleware": "https_redirect",
     "MetricsMiddleware": "metrics",
@@ -54,6 +55,7 @@ __all__ = [
     "AuthenticationMiddleware",
     "CORSMiddleware",
     "CSRFMiddleware",
+    "CompressionMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
     "MetricsMiddleware",

@@ -22,9 +22,16 @@ from werkzeug.local import LocalProxy
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..auth import ANONYMOUS, ENVIRON_KEY, AnonymousUser, LoginRequired, require_session
+from .._imports import import_object
+from ..auth import (
+    ANONYMOUS,
+    ENVIRON_KEY,
+    AnonymousUser,
+    AuthState,
+    LoginRequired,
+    require_session,
+)
 from ..exceptions import ImproperlyConfigured
-from ..loader import import_object
 from ..settings import Settings
 from ..wrappers import Request, Response
 from ._http import BEARER_TOKEN
@@ -89,6 +96,7 @@ class AuthenticationMiddleware(BaseMiddleware):
         #: Loads a bearer token's user; ``None`` when bearer tokens are not accepted.
         self.token_loader = _function(token_loader, "token_loader", "token") if bearer else None
         self.session_key = session_key
+        self._state = AuthState(self.user_loader, session_key)
         if login_url is None:
             login_url = "/login" if config is None else config.LOGIN_URL
         self.login_url = _check_login_url(login_url)
@@ -109,7 +117,7 @@ class AuthenticationMiddleware(BaseMiddleware):
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:
         environ = request.environ
-        environ[ENVIRON_KEY] = self  # for login() and logout()
+        environ[ENVIRON_KEY] = self._state  # for login() and logout()
         if self.token_loader is not None and "HTTP_AUTHORIZATION" in environ:
             credentials = request.authorization
             if credentials is not None and credentials.type == "bearer":

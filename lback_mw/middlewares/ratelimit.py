@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import ConfigDict, with_config
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .._imports import import_object
 from ..backends import (
     ALGORITHMS,
     BackendUnavailable,
@@ -27,7 +28,6 @@ from ..backends import (
 )
 from ..backends.ratelimit import Algorithm
 from ..exceptions import ImproperlyConfigured, did_you_mean
-from ..loader import import_object
 from ..paths import PathPattern, PathSet, compile_paths
 from ..wrappers import Request, Response
 from .base import BaseMiddleware

@@ -828,7 +828,7 @@ def test_a_verified_cookie_still_expires_on_its_next_use(app_factory, monkeypatc
 def test_remembered_cookies_are_bounded_and_each_request_gets_its_own_dict(
     app_factory, monkeypatch
 ):
-    monkeypatch.setattr("lback_mw.middlewares.session.VERIFIED_CACHE_SIZE", 3)
+    monkeypatch.setattr("lback_mw.middlewares._session_stores.VERIFIED_CACHE_SIZE", 3)
     app = build(app_factory)
     cookies = [signed({"n": n, "cart": []}) for n in range(5)]
     for n, cookie in enumerate(cookies):
