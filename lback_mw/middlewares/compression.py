@@ -271,8 +271,8 @@ def _parse_content_types(
         if f"{main}/{subtype}" == EVENT_STREAM:
             raise ImproperlyConfigured(
                 f"CompressionMiddleware: content_types[{index}] {pattern!r}: server-sent "
-                "events are never compressed (a compressing proxy or client would hold events back); "
-                "remove it from content_types."
+                "events are never compressed (a compressing proxy or client would hold "
+                "events back); remove it from content_types."
             )
         if subtype == "*":
             any_subtype.add(main)
