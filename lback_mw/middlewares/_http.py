@@ -3,14 +3,16 @@ the request's URL as the client sent it."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
 from ..exceptions import ImproperlyConfigured
-from ..wrappers import Request
+from ..wrappers import Request, Response
 
 #: RFC 9110's token: what a header name or a method may be made of. werkzeug
 #: keeps its own pattern private and does not check names at all; a bad name
@@ -108,3 +110,20 @@ def add_vary(headers: Headers, name: str) -> None:
     elif name.lower() not in present and "*" not in present:
         key, value = items[first]
         items[first] = (key, f"{value}, {name}" if value.strip() else name)
+
+
+def problem_response(status: int, detail: str, headers: Mapping[str, str]) -> Response:
+    """An error the built-ins answer themselves, as RFC 9457 problem details.
+
+    ``headers`` is required: each of these statuses has one a client acts on
+    (``WWW-Authenticate`` for a 401, ``Retry-After`` for a 429 or a 503).
+    """
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return Response(
+        json.dumps(body), status=status, mimetype="application/problem+json", headers=headers
+    )

@@ -11,7 +11,6 @@ user query.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -34,7 +33,7 @@ from ..auth import (
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import Request, Response
-from ._http import BEARER_TOKEN
+from ._http import BEARER_TOKEN, problem_response
 from .base import BaseMiddleware
 
 #: ``user_loader(user_id)`` and ``token_loader(token)``: the user, or ``None``.
@@ -226,14 +225,8 @@ def _next_path(request: Request) -> str:
 
 
 def _unauthorized(detail: str, challenge: str) -> Response:
-    """A 401 as RFC 9457 problem details; a 401 must say how to authenticate (RFC 9110)."""
-    body = {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail}
-    return Response(
-        json.dumps(body),
-        status=401,
-        mimetype="application/problem+json",
-        headers={"WWW-Authenticate": challenge},
-    )
+    """A 401 as problem details; a 401 must say how to authenticate (RFC 9110)."""
+    return problem_response(401, detail, {"WWW-Authenticate": challenge})
 
 
 def _bearer_error(description: str) -> str:

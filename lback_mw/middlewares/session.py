@@ -21,10 +21,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ..backends import Backend, BackendUnavailable, open_backend
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
-from ..wrappers import Request, Response
+from ..wrappers import Request
 from . import _tagged_json
 from ._cookies import cookie_options, signing_keys
-from ._http import add_vary
+from ._http import add_vary, problem_response
 from ._session_stores import KEY_PREFIX as KEY_PREFIX
 from ._session_stores import SIGNING_SALT as SIGNING_SALT
 from ._session_stores import VERIFIED_CACHE_SIZE as VERIFIED_CACHE_SIZE
@@ -308,12 +308,10 @@ class SessionMiddleware(BaseMiddleware):
             request.path,
             exc,
         )
-        return Response(
-            "Service Unavailable: the session store cannot be reached. "
-            "Please try again in a moment.\n",
-            status=503,
-            mimetype="text/plain",
-            headers={"Retry-After": "5"},
+        return problem_response(
+            503,
+            "The session store cannot be reached. Please try again in a moment.",
+            {"Retry-After": "5"},
         )
 
 

@@ -754,8 +754,14 @@ def test_an_unreachable_store_is_a_503_not_a_logout(
     with caplog.at_level(logging.ERROR):
         response = client.get(path)
     assert response.status_code == 503
-    assert response.mimetype == "text/plain"
-    assert "session store cannot be reached" in response.text
+    # Problem details, as every 4xx and 5xx the built-ins answer themselves.
+    assert response.mimetype == "application/problem+json"
+    assert response.json == {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "The session store cannot be reached. Please try again in a moment.",
+    }
     assert set_cookies(response) == []  # the browser keeps its session cookie
     assert "Session store unavailable" in caplog.text
     assert "127.0.0.1" in caplog.text
