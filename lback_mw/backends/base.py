@@ -1,16 +1,13 @@
-"""What every backend is: the interface, its one error, and URL redaction."""
+"""What every backend is: the interface and its one error."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import ClassVar, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from .._redact import redact_url as redact_url
 from .ratelimit import RateLimitPolicy, RateLimitResult
-
-#: Query parameters whose values are secrets (``redis://host?password=...``).
-_SECRET_QUERY_KEYS = frozenset({"password"})
 
 
 class BackendUnavailable(Exception):
@@ -101,29 +98,3 @@ def check_ttl(ttl: int) -> None:
     """Refuse a TTL that would store a value forever or not at all."""
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
         raise ValueError(f"ttl must be a positive number of seconds (an int), not {ttl!r}")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password (in the user part or the query) replaced by ``***``.
-
-    URLs end up in error messages, logs and terminals; a password never should.
-    """
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # an unparseable port; the password may still be in there
-        return "(unparseable URL)"
-    netloc, query = parts.netloc, parts.query
-    if password is not None:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostinfo}"
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(name in _SECRET_QUERY_KEYS for name, _ in pairs):
-        query = urlencode(
-            [(name, "***" if name in _SECRET_QUERY_KEYS else value) for name, value in pairs],
-            safe="*/",
-        )
-    elif password is None:
-        return url
-    # Not urlunsplit: it drops the "//" of schemes it does not know ("sqlite:///x").
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
