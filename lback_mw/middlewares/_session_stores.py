@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..backends import Backend
+from ..backends import KeyValueStore
 from . import _tagged_json
 
 #: What the signature of a session cookie is salted with, so no other signed
@@ -100,7 +100,7 @@ class BackendStore:
 
     creates_records = True
 
-    def __init__(self, backend: Backend, ttl: int) -> None:
+    def __init__(self, backend: KeyValueStore, ttl: int) -> None:
         self.backend = backend
         self._ttl = ttl
 

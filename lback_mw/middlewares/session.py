@@ -18,7 +18,7 @@ from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..backends import Backend, BackendUnavailable, open_backend
+from ..backends import BackendUnavailable, KeyValueStore, open_backend
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import Request
@@ -219,7 +219,7 @@ class SessionMiddleware(BaseMiddleware):
         ttl = max_age or DEFAULT_MAX_AGE
         url = backend if backend is not None or config is None else config.SESSION_BACKEND
         #: The server-side store, or ``None`` for signed-cookie sessions.
-        self.backend: Backend | None = None
+        self.backend: KeyValueStore | None = None
         self._store: Store
         if url:
             self.backend = _open(url)
@@ -315,7 +315,7 @@ class SessionMiddleware(BaseMiddleware):
         )
 
 
-def _open(url: str) -> Backend:
+def _open(url: str) -> KeyValueStore:
     try:
         return open_backend(url, purpose="sessions")
     except ImproperlyConfigured as exc:
