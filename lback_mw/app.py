@@ -351,7 +351,7 @@ def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None =
     conf = app.settings
     for name, path in conf.DEPENDENCIES.items():
         target = import_object(path, f"DEPENDENCIES[{name!r}] ({path!r})")
-        if callable(target):  # a function or class: a factory, as DESIGN.md says
+        if callable(target):  # a function or class is a factory, built on first use
             app.dependencies.provide(name, factory=target)
         else:
             app.dependencies.provide(name, target)
