@@ -73,7 +73,7 @@ MIDDLEWARES = [
             ],
         },
     },
-    "lback_mw.middlewares.GZipMiddleware",
+    "lback_mw.middlewares.CompressionMiddleware",
     # Serves STATIC_ROOT under STATIC_URL, before any session is loaded.
     "lback_mw.middlewares.StaticFilesMiddleware",
     # A signed cookie; SESSION_BACKEND = "redis://..." keeps sessions server-side.

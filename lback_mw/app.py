@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.routing import Rule
 
+from ._client import Client
+from ._imports import import_object
 from .dispatch import Dispatcher
 from .errors import ErrorResponder
 from .exceptions import ImproperlyConfigured, dotted_name, refuse_async
@@ -20,7 +22,6 @@ from .layers import HookWrapper, Layer, RouteLayers, SkippedLayer
 from .loader import (
     check_call_next_signature,
     classify,
-    import_object,
     instantiate,
     load_middlewares,
     load_route_middleware,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from .templating import TemplateRenderer
-    from .testing import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -279,8 +279,6 @@ class App:
 
     def test_client(self, *, lint: bool = True) -> Client:
         """A :class:`lback_mw.testing.Client`; requests are checked by werkzeug's linter."""
-        from .testing import Client
-
         return Client(self, lint=lint)
 
     def close(self) -> None:
@@ -367,7 +365,7 @@ def create_app(settings: Any = None, *, dependencies: Mapping[str, Any] | None =
     conf = app.settings
     for name, path in conf.DEPENDENCIES.items():
         target = import_object(path, f"DEPENDENCIES[{name!r}] ({path!r})")
-        if callable(target):  # a function or class: a factory, as DESIGN.md says
+        if callable(target):  # a function or class is a factory, built on first use
             app.dependencies.provide(name, factory=target)
         else:
             app.dependencies.provide(name, target)

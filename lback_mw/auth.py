@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from werkzeug.exceptions import Unauthorized
@@ -19,13 +20,24 @@ from werkzeug.exceptions import Unauthorized
 from .exceptions import ImproperlyConfigured
 from .wrappers import Request
 
-if TYPE_CHECKING:
-    from .middlewares.auth import AuthenticationMiddleware
-
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Where AuthenticationMiddleware leaves itself in the WSGI environ, for login() and logout().
+#: Where AuthenticationMiddleware leaves its :class:`AuthState`, for login() and logout().
 ENVIRON_KEY = "lback_mw.auth"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthState:
+    """What login() needs of AuthenticationMiddleware, left in the environ per request.
+
+    Only this, not the middleware: the helpers here then need nothing of
+    ``middlewares/``, which builds on this module.
+    """
+
+    #: Loads the session's user; ``None`` when only bearer tokens are accepted.
+    user_loader: Callable[[str], Any] | None
+    #: The session key holding the user's id.
+    session_key: str
 
 
 class AnonymousUser:
@@ -99,10 +111,10 @@ def login(request: Request, user: Any) -> None:
     else:
         session.rotate()
     session[auth.session_key] = user_id
-    if hasattr(request, "csrf_token"):  # CSRFMiddleware ran; don't import it otherwise
-        from .middlewares.csrf import rotate_csrf_token
-
-        rotate_csrf_token(request)
+    # CSRFMiddleware's token rotates itself (see lback_mw.middlewares.csrf.CSRFToken).
+    rotate_csrf_token = getattr(getattr(request, "csrf_token", None), "rotate", None)
+    if callable(rotate_csrf_token):
+        rotate_csrf_token()
     request.user = user
 
 
@@ -203,10 +215,11 @@ def require_session(request: Request, needs: str) -> Any:
     return session
 
 
-def _session_and_auth(request: Request, helper: str) -> tuple[Any, AuthenticationMiddleware]:
-    """``request.session`` (a dict with ``rotate()``) and the middleware, or a clear error."""
+def _session_and_auth(request: Request, helper: str) -> tuple[Any, AuthState]:
+    """``request.session`` (a dict with ``rotate()``) and the middleware's state, or a
+    clear error."""
     session = require_session(request, f"{helper}() needs request.session")
-    auth: AuthenticationMiddleware | None = request.environ.get(ENVIRON_KEY)
+    auth: AuthState | None = request.environ.get(ENVIRON_KEY)
     if auth is None:
         raise ImproperlyConfigured(
             f"{helper}() needs AuthenticationMiddleware, which did not run for this request: "

@@ -24,6 +24,8 @@ from click.core import ParameterSource
 from werkzeug.routing import Rule
 from werkzeug.serving import is_running_from_reloader, run_simple
 
+from ._multiprocess import MULTIPROC_ENV_VAR, check_multiprocess_dir
+from ._redact import redact_url
 from .app import App, create_app
 from .app_target import APP_ENV_VAR, forget_target_modules, load_app_target
 from .checks import check_app, silence
@@ -34,7 +36,6 @@ from .exceptions import ImproperlyConfigured, dotted_name
 from .exceptions import count as _count
 from .layers import Layer
 from .log_config import install_default_logging
-from .middlewares.metrics import MULTIPROC_ENV_VAR, check_multiprocess_dir
 from .settings import (
     ENV_FILE_ENV_VAR,
     ENV_PREFIX,
@@ -57,8 +58,6 @@ T = TypeVar("T")
 _SECRET_PARAM = re.compile(
     r"secret|passw|token|credential|signature|api_?key|private|_keys?$", re.IGNORECASE
 )
-#: The password in a URL such as ``redis://:hunter2@cache:6379/0``.
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]+@")
 _HIDDEN = "********"
 #: Longest parameter value shown in a table cell; ``--json`` has them in full.
 _MAX_VALUE_WIDTH = 40
@@ -406,10 +405,8 @@ def _mark_metrics_process_dead(server: Any, worker: Any) -> None:
     A dead worker's live gauges (requests in progress) must stop counting, as
     prometheus-client's docs require; its counters and histograms stay summed.
     """
-    try:
-        from prometheus_client import multiprocess
-    except ImportError:  # the variable is set, but nothing here records metrics
-        return
+    from prometheus_client import multiprocess  # here: only in multiprocess mode
+
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
@@ -696,8 +693,8 @@ def _scope_data(layer: Layer) -> dict[str, list[str] | None]:
 def _safe_value(name: str, value: Any) -> Any:
     if _SECRET_PARAM.search(name) and not isinstance(value, bool | int | float | None):
         return _HIDDEN
-    if isinstance(value, str):
-        return _URL_PASSWORD.sub(rf"\g<1>{_HIDDEN}@", value)
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value, _HIDDEN)
     return value
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ._redact import redact_url
 from .exceptions import ImproperlyConfigured
 
 
@@ -30,17 +31,11 @@ def session_factory(url: str) -> sessionmaker[Session]:
     try:
         engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL {_redacted(url)} is not usable: {exc}") from exc
+        raise ImproperlyConfigured(
+            f"DATABASE_URL {redact_url(url)!r} is not usable: {exc}"
+        ) from exc
     except ImportError as exc:
         raise ImproperlyConfigured(
-            f"DATABASE_URL {_redacted(url)} needs a database driver that is not installed: {exc}"
+            f"DATABASE_URL {redact_url(url)!r} needs a database driver that is not installed: {exc}"
         ) from exc
     return sessionmaker(bind=engine)
-
-
-def _redacted(url: str) -> str:
-    # Error messages end up in logs and terminals: never print the password.
-    try:
-        return repr(make_url(url).render_as_string(hide_password=True))
-    except ArgumentError:
-        return "(unparseable URL)"

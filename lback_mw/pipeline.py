@@ -33,6 +33,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from ._environ_keys import EXCEPTION_KEY as EXCEPTION_KEY
 from .errors import ErrorResponder
 from .layers import Layer
 from .paths import PathScope
@@ -40,11 +41,6 @@ from .wrappers import Request
 
 Handler = Callable[[Request], WerkzeugResponse]
 
-#: The WSGI environ key holding the last exception a layer turned into a response
-#: (by ``process_exception``, an error handler or the 500 page). A layer that sees
-#: only the response, such as a database session choosing between commit and
-#: rollback, still learns that something inside it failed.
-EXCEPTION_KEY = "lback_mw.exception"
 
 _WRAPPING = ("call_next", "django")
 

@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import urljoin
 
 from werkzeug.datastructures import Headers
@@ -26,7 +26,8 @@ from ._input import ClientInput
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from .app import App
+    from .injection import Dependencies
+    from .settings import Settings
 
 HeadersLike = Headers | Mapping[str, str] | list[tuple[str, str]]
 
@@ -76,6 +77,35 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
+class URLBuilder(Protocol):
+    """The part of the router a request uses: :meth:`Request.url_for`."""
+
+    def url_for(
+        self,
+        endpoint: str,
+        /,
+        *,
+        request: Request | None = None,
+        _external: bool = False,
+        **values: Any,
+    ) -> str: ...
+
+
+class ServingApp(Protocol):
+    """What a request knows of the app serving it; :class:`~lback_mw.App` is one.
+
+    A Protocol rather than ``App``, because ``app.py`` builds on this module: naming
+    ``App`` here would make the two import each other.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def router(self) -> URLBuilder: ...
+    @property
+    def dependencies(self) -> Dependencies: ...
+
+
 class Request(_WerkzeugRequest):
     """The request handed to middleware and views.
 
@@ -85,7 +115,7 @@ class Request(_WerkzeugRequest):
     """
 
     #: The :class:`~lback_mw.App` serving this request.
-    app: App
+    app: ServingApp
     #: ``get_json()`` answers 400 (``None`` with ``silent=True``) for any body that
     #: is not JSON a UTF-8 encoder can write back.
     json_module = _ClientJSON  # type: ignore[assignment]  # werkzeug only calls .loads

@@ -761,6 +761,13 @@ def test_run_keeps_werkzeugs_request_lines_without_an_access_log(
         ("token", None, None),
         ("key", "user", "user"),  # what a rate limit is keyed by
         ("backend", "redis://:hunter2@cache:6379/0", "redis://:********@cache:6379/0"),
+        # One redaction for every URL shown: the query's password and Sentinel's hosts too.
+        ("backend", "redis://cache/0?password=hunter2", "redis://cache/0?password=********"),
+        (
+            "backend",
+            "redis+sentinel://:hunter2@s1:26379,s2:26379/mymaster",
+            "redis+sentinel://:********@s1:26379,s2:26379/mymaster",
+        ),
     ],
 )
 def test_secret_looking_params_are_hidden(name: str, value: Any, shown: Any) -> None:

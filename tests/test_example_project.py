@@ -479,7 +479,7 @@ def test_cors_lets_the_front_end_dev_server_call_the_api(client: Client) -> None
 
 def test_big_pages_are_gzipped(client: Client) -> None:
     plain = client.get("/login")
-    assert len(plain.data) > 500  # GZipMiddleware's minimum_size
+    assert len(plain.data) > 500  # CompressionMiddleware's minimum_size
     response = client.get("/login", headers={"Accept-Encoding": "gzip"})
     assert response.headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in response.headers["Vary"]

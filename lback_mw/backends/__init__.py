@@ -14,10 +14,11 @@ drivers stay optional.
 
 from __future__ import annotations
 
+from typing import Literal, overload
 from urllib.parse import parse_qsl, urlsplit
 
 from ..exceptions import ImproperlyConfigured, did_you_mean
-from .base import Backend, BackendUnavailable, redact_url
+from .base import Backend, BackendUnavailable, KeyValueStore, RateLimitStore, redact_url
 from .memory import MemoryBackend
 from .ratelimit import ALGORITHMS, RateLimitPolicy, RateLimitResult
 
@@ -25,8 +26,10 @@ __all__ = [
     "ALGORITHMS",
     "Backend",
     "BackendUnavailable",
+    "KeyValueStore",
     "RateLimitPolicy",
     "RateLimitResult",
+    "RateLimitStore",
     "open_backend",
 ]
 
@@ -44,7 +47,13 @@ ACCEPTED_FORMS = (
 _KNOWN_SCHEMES = ("memory", *REDIS_SCHEMES, "sqlite", "postgresql", "mysql", "mariadb", "oracle")
 
 
-def open_backend(url: str, *, purpose: str) -> Backend:
+@overload
+def open_backend(url: str, *, purpose: Literal["sessions"]) -> KeyValueStore: ...
+@overload
+def open_backend(url: str, *, purpose: Literal["rate limits"]) -> RateLimitStore: ...
+@overload
+def open_backend(url: str, *, purpose: str) -> KeyValueStore | RateLimitStore: ...
+def open_backend(url: str, *, purpose: str) -> KeyValueStore | RateLimitStore:
     """The backend for ``url``; raises ImproperlyConfigured for a URL it cannot open.
 
     Opening connects to nothing: a store that is down shows up as
@@ -89,7 +98,7 @@ def _open_memory(url: str, purpose: str) -> MemoryBackend:
     return MemoryBackend(url, purpose=purpose, max_entries=int(max_entries))
 
 
-def _open_database(url: str, purpose: str) -> Backend:
+def _open_database(url: str, purpose: str) -> KeyValueStore:
     # Here, not at the top: a project on memory:// or Redis never loads SQLAlchemy.
     from sqlalchemy import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError

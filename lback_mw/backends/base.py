@@ -1,16 +1,13 @@
-"""What every backend is: the interface, its one error, and URL redaction."""
+"""What every backend is: the two store interfaces and their one error."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import ClassVar, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Self
 
+from .._redact import redact_url as redact_url
 from .ratelimit import RateLimitPolicy, RateLimitResult
-
-#: Query parameters whose values are secrets (``redis://host?password=...``).
-_SECRET_QUERY_KEYS = frozenset({"password"})
 
 
 class BackendUnavailable(Exception):
@@ -22,15 +19,13 @@ class BackendUnavailable(Exception):
 
 
 class Backend(ABC):
-    """A key-value store with TTLs, shared by every worker that opens the same URL.
+    """What every store behind a URL shares: the redacted URL, the purpose, the error
+    to raise, and ``close()``. Stores are :class:`KeyValueStore` (sessions) and
+    :class:`RateLimitStore` (rate limits); the memory and Redis backends are both.
 
-    Keys are strings, values bytes. Every method raises :class:`BackendUnavailable`
-    when the store cannot be reached, never the driver's own exception.
+    Every method raises :class:`BackendUnavailable` when the store cannot be
+    reached, never the driver's own exception.
     """
-
-    #: Whether :meth:`hit` is implemented; :func:`~lback_mw.backends.open_backend`
-    #: refuses the others for rate limits.
-    supports_rate_limits: ClassVar[bool] = True
 
     #: The URL the backend was opened with, any password replaced by ``***``.
     url: str
@@ -40,6 +35,35 @@ class Backend(ABC):
     def __init__(self, url: str, *, purpose: str) -> None:
         self.url = redact_url(url)
         self.purpose = purpose
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the backend is not used afterwards."""
+
+    def unavailable(self, cause: BaseException) -> BackendUnavailable:
+        """The error to raise ``from cause`` when the store failed."""
+        return BackendUnavailable(
+            f"The {self.purpose} backend {self.url} is unavailable: {type(cause).__name__}: {cause}"
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+
+class KeyValueStore(Backend):
+    """A key-value store with TTLs, shared by every worker that opens the same URL:
+    what sessions are kept in. Keys are strings, values bytes."""
 
     @abstractmethod
     def get(self, key: str) -> bytes | None:
@@ -68,62 +92,16 @@ class Backend(ABC):
     def delete(self, key: str) -> None:
         """Remove ``key``; a missing key is not an error."""
 
+
+class RateLimitStore(Backend):
+    """Counters for rate limits, shared by every worker that opens the same URL."""
+
     @abstractmethod
     def hit(self, key: str, policy: RateLimitPolicy) -> RateLimitResult:
         """Count one request against ``key`` under ``policy``, atomically."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release connections; the backend is not used afterwards."""
-
-    def unavailable(self, cause: BaseException) -> BackendUnavailable:
-        """The error to raise ``from cause`` when the store failed."""
-        return BackendUnavailable(
-            f"The {self.purpose} backend {self.url} is unavailable: {type(cause).__name__}: {cause}"
-        )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.url}>"
 
 
 def check_ttl(ttl: int) -> None:
     """Refuse a TTL that would store a value forever or not at all."""
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
         raise ValueError(f"ttl must be a positive number of seconds (an int), not {ttl!r}")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password (in the user part or the query) replaced by ``***``.
-
-    URLs end up in error messages, logs and terminals; a password never should.
-    """
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # an unparseable port; the password may still be in there
-        return "(unparseable URL)"
-    netloc, query = parts.netloc, parts.query
-    if password is not None:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostinfo}"
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(name in _SECRET_QUERY_KEYS for name, _ in pairs):
-        query = urlencode(
-            [(name, "***" if name in _SECRET_QUERY_KEYS else value) for name, value in pairs],
-            safe="*/",
-        )
-    elif password is None:
-        return url
-    # Not urlunsplit: it drops the "//" of schemes it does not know ("sqlite:///x").
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")

@@ -30,8 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..exceptions import ImproperlyConfigured
-from .base import Backend, check_ttl
-from .ratelimit import RateLimitPolicy, RateLimitResult
+from .base import KeyValueStore, check_ttl
 
 #: Expired rows are deleted at most this often (seconds), by whichever write comes.
 PURGE_INTERVAL = 60.0
@@ -48,15 +47,13 @@ store_table = Table(
 )
 
 
-class DatabaseBackend(Backend):
+class DatabaseBackend(KeyValueStore):
     """Rows of ``lback_mw_store`` (key, value, expires_at), created on first use.
 
     Expired rows are never returned, and are deleted now and then by writes.
 
     :param clock: Unix time in seconds; tests pass their own.
     """
-
-    supports_rate_limits = False
 
     def __init__(self, url: str, *, purpose: str, clock: Callable[[], float] = time.time) -> None:
         super().__init__(url, purpose=purpose)
@@ -127,11 +124,6 @@ class DatabaseBackend(Backend):
     def delete(self, key: str) -> None:
         with self._begin() as conn:
             conn.execute(delete(store_table).where(store_table.c.key == key))
-
-    def hit(self, key: str, policy: RateLimitPolicy) -> RateLimitResult:
-        raise NotImplementedError(
-            f"The database backend {self.url} does not rate-limit; use memory:// or redis://."
-        )
 
     def close(self) -> None:
         self._engine.dispose()

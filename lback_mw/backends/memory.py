@@ -14,14 +14,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from .base import Backend, check_ttl
+from .base import KeyValueStore, RateLimitStore, check_ttl
 from .ratelimit import ALGORITHM_FUNCTIONS, RateLimitPolicy, RateLimitResult
 
 #: The default bound on stored keys (sessions and rate-limit counters together).
 DEFAULT_MAX_ENTRIES = 10_000
 
 
-class MemoryBackend(Backend):
+class MemoryBackend(KeyValueStore, RateLimitStore):
     """Keys in an ``OrderedDict`` kept in least-recently-used order.
 
     When ``max_entries`` keys are stored, a new key first sweeps out the

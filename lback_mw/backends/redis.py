@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..exceptions import ImproperlyConfigured
-from .base import Backend, check_ttl
+from .base import KeyValueStore, RateLimitStore, check_ttl
 from .breaker import Breaker, CircuitOpen, breaker_for
 from .ratelimit import RateLimitPolicy, RateLimitResult
 
@@ -101,7 +101,7 @@ _SCRIPTS = {
 }
 
 
-class RedisBackend(Backend):
+class RedisBackend(KeyValueStore, RateLimitStore):
     """Keys under ``key_prefix`` (``?key_prefix=`` in the URL) with server-side TTLs.
 
     The URL is one of :mod:`.redis_clients`' forms: ``redis://``, ``rediss://``,

@@ -2,8 +2,8 @@
 
 ``"lback_mw.middlewares.CORSMiddleware"`` in ``MIDDLEWARES`` works as well as the
 full ``"lback_mw.middlewares.cors.CORSMiddleware"``. The modules load on first
-access (PEP 562), so naming one built-in does not import the others or their
-optional dependencies (``brotli``, ``opentelemetry-api``).
+access (PEP 562), so naming one built-in does not import the others or what they
+build on (``prometheus-client``; ``brotli`` and ``opentelemetry-api``, which are optional).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .access_log import AccessLogMiddleware
     from .auth import AuthenticationMiddleware
-    from .compression import GZipMiddleware
+    from .compression import CompressionMiddleware, GZipMiddleware
     from .cors import CORSMiddleware
     from .csrf import CSRFMiddleware, csrf_exempt
     from .db_session import SQLAlchemySessionMiddleware
@@ -36,6 +36,7 @@ BUILTINS = {
     "AuthenticationMiddleware": "auth",
     "CORSMiddleware": "cors",
     "CSRFMiddleware": "csrf",
+    "CompressionMiddleware": "compression",
     "GZipMiddleware": "compression",
     "HTTPSRedirectMiddleware": "https_redirect",
     "MetricsMiddleware": "metrics",
@@ -56,6 +57,7 @@ __all__ = [
     "AuthenticationMiddleware",
     "CORSMiddleware",
     "CSRFMiddleware",
+    "CompressionMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
     "MetricsMiddleware",

@@ -1,14 +1,18 @@
-"""HTTP details several built-ins share: header-name checks and fast header writes."""
+"""HTTP details several built-ins share: header-name checks, fast header writes, and
+the request's URL as the client sent it."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
 from ..exceptions import ImproperlyConfigured
-from ..wrappers import Request
+from ..wrappers import Request, Response
 
 #: RFC 9110's token: what a header name or a method may be made of. werkzeug
 #: keeps its own pattern private and does not check names at all; a bad name
@@ -42,6 +46,26 @@ def raw_path(request: Request) -> bytes:
     """
     environ = request.environ
     return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1") or b"/"
+
+
+# What stays unquoted when the decoded path is quoted again: RFC 3986's pchar
+# (unreserved characters are never quoted). "%" is not among them, so a path
+# that arrived as "/a%25b" (decoded "/a%b") goes back out as "/a%25b".
+_PATH_SAFE = "/!$&'()*+,;=:@"
+# The query string is still percent-encoded as the client sent it: keep "%".
+_QUERY_SAFE = "/!$&'()*+,;=:@?%"
+
+
+def url_with(request: Request, scheme: str, host: str) -> str:
+    """The request's URL with ``scheme`` and ``host`` (``host[:port]``) swapped in.
+
+    Not werkzeug's ``request.url``: that quotes the decoded path with "%" left
+    as it is (``/a%25b`` comes back as ``/a%b``, another resource) and decodes the
+    result to an IRI. A redirect must name the very resource that was asked for.
+    """
+    url = f"{scheme}://{host}{quote(raw_path(request), safe=_PATH_SAFE)}"
+    query = request.query_string
+    return f"{url}?{quote(query, safe=_QUERY_SAFE)}" if query else url
 
 
 def header_names(headers: Headers) -> set[str]:
@@ -86,3 +110,20 @@ def add_vary(headers: Headers, name: str) -> None:
     elif name.lower() not in present and "*" not in present:
         key, value = items[first]
         items[first] = (key, f"{value}, {name}" if value.strip() else name)
+
+
+def problem_response(status: int, detail: str, headers: Mapping[str, str]) -> Response:
+    """An error the built-ins answer themselves, as RFC 9457 problem details.
+
+    ``headers`` is required: each of these statuses has one a client acts on
+    (``WWW-Authenticate`` for a 401, ``Retry-After`` for a 429 or a 503).
+    """
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return Response(
+        json.dumps(body), status=status, mimetype="application/problem+json", headers=headers
+    )

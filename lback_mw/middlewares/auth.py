@@ -11,7 +11,6 @@ user query.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -22,12 +21,19 @@ from werkzeug.local import LocalProxy
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..auth import ANONYMOUS, ENVIRON_KEY, AnonymousUser, LoginRequired, require_session
+from .._imports import import_object
+from ..auth import (
+    ANONYMOUS,
+    ENVIRON_KEY,
+    AnonymousUser,
+    AuthState,
+    LoginRequired,
+    require_session,
+)
 from ..exceptions import ImproperlyConfigured
-from ..loader import import_object
 from ..settings import Settings
 from ..wrappers import Request, Response
-from ._http import BEARER_TOKEN
+from ._http import BEARER_TOKEN, problem_response
 from .base import BaseMiddleware
 
 #: ``user_loader(user_id)`` and ``token_loader(token)``: the user, or ``None``.
@@ -89,6 +95,7 @@ class AuthenticationMiddleware(BaseMiddleware):
         #: Loads a bearer token's user; ``None`` when bearer tokens are not accepted.
         self.token_loader = _function(token_loader, "token_loader", "token") if bearer else None
         self.session_key = session_key
+        self._state = AuthState(self.user_loader, session_key)
         if login_url is None:
             login_url = "/login" if config is None else config.LOGIN_URL
         self.login_url = _check_login_url(login_url)
@@ -109,7 +116,7 @@ class AuthenticationMiddleware(BaseMiddleware):
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:
         environ = request.environ
-        environ[ENVIRON_KEY] = self  # for login() and logout()
+        environ[ENVIRON_KEY] = self._state  # for login() and logout()
         if self.token_loader is not None and "HTTP_AUTHORIZATION" in environ:
             credentials = request.authorization
             if credentials is not None and credentials.type == "bearer":
@@ -218,14 +225,8 @@ def _next_path(request: Request) -> str:
 
 
 def _unauthorized(detail: str, challenge: str) -> Response:
-    """A 401 as RFC 9457 problem details; a 401 must say how to authenticate (RFC 9110)."""
-    body = {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail}
-    return Response(
-        json.dumps(body),
-        status=401,
-        mimetype="application/problem+json",
-        headers={"WWW-Authenticate": challenge},
-    )
+    """A 401 as problem details; a 401 must say how to authenticate (RFC 9110)."""
+    return problem_response(401, detail, {"WWW-Authenticate": challenge})
 
 
 def _bearer_error(description: str) -> str:

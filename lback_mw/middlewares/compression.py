@@ -116,11 +116,11 @@ def _check_int(name: str, value: int, low: int, high: int | None, meaning: str) 
         return
     limits = f"from {low} to {high}" if high is not None else f"of at least {low}"
     raise ImproperlyConfigured(
-        f"GZipMiddleware: {name} must be an integer {limits} ({meaning}), got {value!r}."
+        f"CompressionMiddleware: {name} must be an integer {limits} ({meaning}), got {value!r}."
     )
 
 
-class GZipMiddleware(BaseMiddleware):
+class CompressionMiddleware(BaseMiddleware):
     """Compress responses with the best coding the client accepts (brotli, then gzip).
 
     :param minimum_size: bodies of known length below this many bytes go out as
@@ -251,7 +251,7 @@ def _parse_content_types(
     """Split the patterns into exact types, ``type/*`` types and ``(type, suffix)`` pairs."""
     if isinstance(patterns, str) or not patterns:
         raise ImproperlyConfigured(
-            f"GZipMiddleware: content_types must be a non-empty list of media types, got "
+            f"CompressionMiddleware: content_types must be a non-empty list of media types, got "
             f"{patterns!r}. Write e.g. ['text/*', 'application/json'], or leave it out for "
             "the default list."
         )
@@ -262,7 +262,7 @@ def _parse_content_types(
         match = _PATTERN.fullmatch(pattern.strip().lower()) if isinstance(pattern, str) else None
         if match is None:
             raise ImproperlyConfigured(
-                f"GZipMiddleware: content_types[{index}] {pattern!r} is not a media type "
+                f"CompressionMiddleware: content_types[{index}] {pattern!r} is not a media type "
                 "pattern. Write 'type/subtype' (application/json), 'type/*' (text/*) or "
                 "'type/*+suffix' (application/*+json); '*/*' is not allowed, since images "
                 "and archives are compressed already."
@@ -270,9 +270,9 @@ def _parse_content_types(
         main, subtype = match["type"], match["subtype"]
         if f"{main}/{subtype}" == EVENT_STREAM:
             raise ImproperlyConfigured(
-                f"GZipMiddleware: content_types[{index}] {pattern!r}: server-sent events are "
-                "never compressed (a compressing proxy or client would hold events back); "
-                "remove it from content_types."
+                f"CompressionMiddleware: content_types[{index}] {pattern!r}: server-sent "
+                "events are never compressed (a compressing proxy or client would hold "
+                "events back); remove it from content_types."
             )
         if subtype == "*":
             any_subtype.add(main)
@@ -281,3 +281,7 @@ def _parse_content_types(
         else:
             exact.add(f"{main}/{subtype}")
     return frozenset(exact), frozenset(any_subtype), frozenset(suffixes)
+
+
+#: The name this middleware had before it also spoke brotli; kept working.
+GZipMiddleware = CompressionMiddleware

@@ -30,9 +30,9 @@ from ..exceptions import ImproperlyConfigured
 from ..paths import PathSet, compile_paths
 from ..settings import Settings
 from ..wrappers import JSONResponse, Request, Response
+from ._cookies import cookie_options, signing_keys
 from ._http import add_vary
 from .base import BaseMiddleware
-from .session import cookie_options, signing_keys
 
 if TYPE_CHECKING:
     from ..templating import TemplateRenderer

@@ -28,8 +28,8 @@ from typing import ClassVar, NoReturn
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .._environ_keys import EXCEPTION_KEY
 from ..exceptions import ImproperlyConfigured
-from ..pipeline import EXCEPTION_KEY
 from ..wrappers import Request
 from .base import BaseMiddleware
 

@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from urllib.parse import quote
 
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
 from ..wrappers import Request, Response
-from ._http import raw_path
+from ._http import url_with as url_with
 from .base import BaseMiddleware
-
-# What stays unquoted when the decoded path is quoted again: RFC 3986's pchar
-# (unreserved characters are never quoted). "%" is not among them, so a path
-# that arrived as "/a%25b" (decoded "/a%b") goes back out as "/a%25b".
-_PATH_SAFE = "/!$&'()*+,;=:@"
-# The query string is still percent-encoded as the client sent it: keep "%".
-_QUERY_SAFE = "/!$&'()*+,;=:@?%"
-
-
-def url_with(request: Request, scheme: str, host: str) -> str:
-    """The request's URL with ``scheme`` and ``host`` (``host[:port]``) swapped in.
-
-    Not werkzeug's ``request.url``: that quotes the decoded path with "%" left
-    as it is (``/a%25b`` comes back as ``/a%b``, another resource) and decodes the
-    result to an IRI. A redirect must name the very resource that was asked for.
-    """
-    url = f"{scheme}://{host}{quote(raw_path(request), safe=_PATH_SAFE)}"
-    query = request.query_string
-    return f"{url}?{quote(query, safe=_QUERY_SAFE)}" if query else url
 
 
 class HTTPSRedirectMiddleware(BaseMiddleware):

@@ -13,24 +13,34 @@ import itertools
 import math
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    values,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import MethodNotAllowed, Unauthorized
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .._multiprocess import MULTIPROC_ENV_VAR as MULTIPROC_ENV_VAR
+from .._multiprocess import SPACE_PER_PROCESS as SPACE_PER_PROCESS
+from .._multiprocess import check_multiprocess_dir as check_multiprocess_dir
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import Request, Response
 from ._http import BEARER_TOKEN
 from .base import BaseMiddleware
-
-if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
 
 #: The route label of requests no rule matched: 404s, 405s, and requests an inner
 #: middleware answered before routing.
@@ -41,14 +51,9 @@ OTHER_METHOD = "other"
 KNOWN_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
 )
-#: The environment variable that turns on prometheus-client's multiprocess mode.
-MULTIPROC_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
-
 _NAMESPACE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 #: A ``version=`` parameter in ``Accept`` that is not dotted numbers ("abc", "1.x.0").
 _BAD_VERSION = re.compile(r"version\s*=\s*(?!\d+(?:\.\d+)*\s*(?:[;,]|$))", re.IGNORECASE)
-# RFC 6750's b64token: what werkzeug reads back as a bearer token. Anything else
-# ("a=b", spaces) would be parsed as parameters and could never match.
 _SCRAPE_METHODS = ("GET", "HEAD")
 _LABELS = ("method", "route", "status")
 
@@ -82,24 +87,6 @@ class MetricsMiddleware(BaseMiddleware):
         registry: CollectorRegistry | None = None,
         config: Settings | None = None,
     ) -> None:
-        try:
-            from prometheus_client import (
-                CollectorRegistry,
-                Counter,
-                Gauge,
-                GCCollector,
-                Histogram,
-                PlatformCollector,
-                ProcessCollector,
-                values,
-            )
-            from prometheus_client.exposition import choose_encoder
-            from prometheus_client.multiprocess import MultiProcessCollector
-        except ImportError:
-            raise ImproperlyConfigured(
-                "MetricsMiddleware needs prometheus-client, a dependency of lback_mw that is "
-                "missing from this environment. Install it with: pip install prometheus-client"
-            ) from None
         if not path.startswith("/"):
             raise ImproperlyConfigured(
                 f"MetricsMiddleware: parameter 'path' is {path!r}; it must be a URL path "
@@ -193,9 +180,6 @@ class MetricsMiddleware(BaseMiddleware):
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         # Per instance, so two of these in one chain do not read each other's clock.
         self._start_key = f"lback_mw.metrics.start.{id(self)}"
-        self._choose_encoder = choose_encoder
-        self._collector_registry = CollectorRegistry
-        self._read_worker_files = MultiProcessCollector
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:
         if request.path == self.path:
@@ -245,15 +229,15 @@ class MetricsMiddleware(BaseMiddleware):
         # the classic text format every scraper reads: prometheus-client >= 0.23
         # raises TypeError on it, older releases pick OpenMetrics; the same answer
         # on every supported release.
-        encoder, content_type = self._choose_encoder("" if _BAD_VERSION.search(accept) else accept)
+        encoder, content_type = choose_encoder("" if _BAD_VERSION.search(accept) else accept)
         if self._multiproc_dir is None:
             registry = self.registry
         else:
             # prometheus-client's recipe: a fresh registry per scrape, reading every
             # worker's files, so nothing is exported twice.
-            registry = self._collector_registry()
+            registry = CollectorRegistry()
             # Unannotated in prometheus-client.
-            self._read_worker_files(registry, self._multiproc_dir)  # type: ignore[no-untyped-call]
+            MultiProcessCollector(registry, self._multiproc_dir)  # type: ignore[no-untyped-call]
         return Response(encoder(registry), content_type=content_type)
 
 
@@ -297,47 +281,3 @@ def _multiprocess_dir(*, active: bool) -> str | None:
     if path is not None:
         check_multiprocess_dir(path)
     return path
-
-
-#: The room each process needs in ``PROMETHEUS_MULTIPROC_DIR``: one file per metric
-#: kind it writes (counters, histograms, live gauges), 64 KiB at first and doubled as
-#: label sets fill it; a histogram over a hundred routes and five statuses is ~1 MiB.
-SPACE_PER_PROCESS = 4 << 20
-
-
-def check_multiprocess_dir(path: str, processes: int = 1, owner: str = "MetricsMiddleware") -> None:
-    """Refuse a ``PROMETHEUS_MULTIPROC_DIR`` that is missing, read-only or too full.
-
-    prometheus-client writes through memory-mapped files: when the file system is
-    full, a write to a mapped page kills the process with SIGBUS, before Python or
-    the app's log can say anything, and gunicorn starts the next worker into the
-    same death. So the space is checked at start-up: ``processes`` times
-    :data:`SPACE_PER_PROCESS` must be free. Only at start-up: a directory that
-    fills up later still kills workers, so give it room and watch it.
-    """
-    if not os.path.isdir(path):
-        raise ImproperlyConfigured(
-            f"{owner}: {MULTIPROC_ENV_VAR} is {path!r}, which is not a "
-            "directory. Create it, empty, before the server starts (and empty it on "
-            "every start, or old counts add up)."
-        )
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        raise ImproperlyConfigured(
-            f"{owner}: {MULTIPROC_ENV_VAR} is {path!r}, where this process cannot "
-            f"create files ({exc.strerror}); every worker writes its metrics there. "
-            "Make it writable by the user the server runs as."
-        ) from None
-    free = shutil.disk_usage(path).free
-    needed = processes * SPACE_PER_PROCESS
-    if free < needed:
-        raise ImproperlyConfigured(
-            f"{owner}: {MULTIPROC_ENV_VAR} is {path!r}, which has {free / 2**20:.1f} MiB "
-            f"free; {processes} process(es) need at least {needed >> 20} MiB there "
-            f"({SPACE_PER_PROCESS >> 20} MiB each). prometheus-client writes through "
-            "memory-mapped files, and on a full file system workers die of SIGBUS, "
-            "one after another, with nothing in the log. Free some space, empty the "
-            "directory (files of earlier runs add up), or point it at a larger one."
-        )

@@ -7,7 +7,6 @@ docs/backends.md), so every worker counts against the same limit.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import math
 import sys
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import ConfigDict, with_config
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from .._imports import import_object
 from ..backends import (
     ALGORITHMS,
     BackendUnavailable,
@@ -27,9 +27,9 @@ from ..backends import (
 )
 from ..backends.ratelimit import Algorithm
 from ..exceptions import ImproperlyConfigured, did_you_mean
-from ..loader import import_object
 from ..paths import PathPattern, PathSet, compile_paths
 from ..wrappers import Request, Response
+from ._http import problem_response
 from .base import BaseMiddleware
 
 if sys.version_info >= (3, 12):
@@ -46,7 +46,6 @@ ENVIRON_KEY = "lback_mw.rate_limit"
 #: A backend outage is logged at most this often (seconds), not once per request.
 WARNING_INTERVAL = 10.0
 DEFAULT_BACKEND = "memory://"
-_PROBLEM_JSON = "application/problem+json"
 
 
 # Unknown keys are kept and every key is optional here, so that _rule() can name a
@@ -176,15 +175,10 @@ class RateLimitMiddleware(BaseMiddleware):
             self.logger.warning("Rate limiting is off, %s: %s", outcome, exc)
         if self.fail_open:
             return None
-        body = {
-            "type": "about:blank",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": "Rate limiting is unavailable, so the request was refused. "
-            "Try again shortly.",
-        }
-        return Response(
-            json.dumps(body), status=503, mimetype=_PROBLEM_JSON, headers={"Retry-After": "1"}
+        return problem_response(
+            503,
+            "Rate limiting is unavailable, so the request was refused. Try again shortly.",
+            {"Retry-After": "1"},
         )
 
 
@@ -321,16 +315,9 @@ def _user_key(request: Request) -> str:
 
 def _too_many_requests(result: RateLimitResult, policy: RateLimitPolicy) -> Response:
     retry_after = max(1, math.ceil(result.retry_after))
-    body = {
-        "type": "about:blank",
-        "title": "Too Many Requests",
-        "status": 429,
-        "detail": f"The rate limit of {policy.describe()} was exceeded; "
+    return problem_response(
+        429,
+        f"The rate limit of {policy.describe()} was exceeded; "
         f"retry in {retry_after} second{'s' if retry_after != 1 else ''}.",
-    }
-    return Response(
-        json.dumps(body),
-        status=429,
-        mimetype=_PROBLEM_JSON,
-        headers={"Retry-After": str(retry_after)},
+        {"Retry-After": str(retry_after)},
     )

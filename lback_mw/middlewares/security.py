@@ -15,7 +15,6 @@ from .base import BaseMiddleware
 #: ``hsts=True`` means one year, the minimum hstspreload.org accepts.
 HSTS_DEFAULT_MAX_AGE = 31_536_000
 
-# RFC 9110 section 5.6.2: a field name is a token.
 # Header values: no control characters (CR/LF would split the response), and
 # latin-1, which is what WSGI servers encode header values with.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")

@@ -11,41 +11,29 @@ execution.
 from __future__ import annotations
 
 import logging
-import re
-import secrets
-import threading
-import time
 from collections.abc import Iterator, MutableMapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
-from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..backends import Backend, BackendUnavailable, open_backend
+from ..backends import BackendUnavailable, KeyValueStore, open_backend
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
-from ..wrappers import Request, Response
+from ..wrappers import Request
 from . import _tagged_json
-from ._http import HTTP_TOKEN, add_vary
+from ._cookies import cookie_options, signing_keys
+from ._http import add_vary, problem_response
+from ._session_stores import KEY_PREFIX as KEY_PREFIX
+from ._session_stores import SIGNING_SALT as SIGNING_SALT
+from ._session_stores import VERIFIED_CACHE_SIZE as VERIFIED_CACHE_SIZE
+from ._session_stores import BackendStore, SignedCookieStore, Store
 from .base import BaseMiddleware
 
 #: Two weeks, Django's ``SESSION_COOKIE_AGE``.
 DEFAULT_MAX_AGE = 14 * 24 * 3600
-#: What the signature of a session cookie is salted with, so no other signed
-#: value made with the same ``SECRET_KEY`` (a CSRF cookie) passes for a session.
-SIGNING_SALT = "lback_mw.session"
-#: How many verified session cookies each process remembers (a few hundred bytes each).
-VERIFIED_CACHE_SIZE = 1024  # mutation: equivalent - a capacity: any size but memory alike
-#: Prefix of the keys sessions are stored under in a backend.
-KEY_PREFIX = "session:"
-#: ``secrets.token_urlsafe(32)``: 256 random bits, 43 characters.
-_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
-_ID_ATTEMPTS = 5
-
 _CLASS = "SessionMiddleware"
-_SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
 _logger = logging.getLogger(__name__)
 _UNPARSED = object()
@@ -53,23 +41,6 @@ _UNPARSED = object()
 
 class SessionCookieTooLarge(RuntimeError):
     """The signed session is larger than a browser stores in one cookie."""
-
-
-class _Store(Protocol):
-    """Where session data lives: the cookie itself, or a backend keyed by the cookie."""
-
-    def load(self, cookie: str) -> tuple[dict[str, Any], str | None]:
-        """The data for ``cookie``'s value, and the id it is stored under (if any)."""
-
-    def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str | None:
-        """Store ``data`` and return the cookie value that finds it again, or ``None``
-        if the session ``key`` no longer exists (it was not stored again)."""
-
-    def discard(self, key: str | None) -> None:
-        """Forget the data stored under ``key``."""
-
-    #: Whether saving a session creates a record (a row, a Redis key) in a store.
-    creates_records: bool
 
 
 class Session(MutableMapping[str, Any]):
@@ -93,7 +64,7 @@ class Session(MutableMapping[str, Any]):
         "new_key",
     )
 
-    def __init__(self, store: _Store, cookie_header: str | None, cookie_name: str) -> None:
+    def __init__(self, store: Store, cookie_header: str | None, cookie_name: str) -> None:
         self._store = store
         # PERF: the raw Cookie header and the cookie's name; parsed only if needed.
         self._cookie_header = (cookie_header, cookie_name)
@@ -196,120 +167,6 @@ class Session(MutableMapping[str, Any]):
         return f"<Session {shown}{' modified' if self.modified else ''}>"
 
 
-class _SignedCookieStore:
-    """The whole session in the cookie, signed and timestamped with itsdangerous."""
-
-    creates_records = False
-
-    def __init__(self, keys: list[str], max_age: int) -> None:
-        # itsdangerous signs with the last key and verifies with any of them.
-        self._serializer = URLSafeTimedSerializer(keys, salt=SIGNING_SALT, serializer=_JSON)
-        self._max_age = max_age
-        # PERF: verifying a cookie costs ~15 us in itsdangerous (key derivation,
-        # HMAC and base64 in Python, per key), and a browser sends the same cookie
-        # on every request until the session changes. Cookies that verified are
-        # kept here, exact string -> (signed at, data as JSON), so a repeat costs
-        # a dict lookup and a json.loads. A forged or altered cookie is never a
-        # key, and the age is checked on every hit as itsdangerous would.
-        self._verified: dict[str, tuple[float, str]] = {}
-        self._verified_lock = threading.Lock()
-
-    def load(self, cookie: str) -> tuple[dict[str, Any], str | None]:
-        if len(cookie) > WerkzeugResponse.max_cookie_size:
-            return {}, None  # no browser sends it; not worth verifying
-        cached = self._verified.get(cookie)
-        if cached is not None and 0 <= time.time() - cached[0] <= self._max_age:
-            data: dict[str, Any] = _tagged_json.loads(cached[1])  # a fresh dict per request
-            return data, None
-        try:
-            loaded, signed_at = self._serializer.loads(
-                cookie, max_age=self._max_age, return_timestamp=True
-            )
-        except BadData:  # tampered, signed with another key, expired, or garbage
-            return {}, None
-        if not isinstance(loaded, dict):
-            return {}, None
-        with self._verified_lock:
-            if len(self._verified) >= VERIFIED_CACHE_SIZE:
-                del self._verified[next(iter(self._verified))]  # the oldest entry
-            self._verified[cookie] = (signed_at.timestamp(), _dumps(loaded))
-        return loaded, None
-
-    def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str:
-        return self._serializer.dumps(data)
-
-    def discard(self, key: str | None) -> None:
-        pass  # the data lives in the cookie, which is deleted
-
-
-class _BackendStore:
-    """The data in a backend under a random id; the cookie holds only the id."""
-
-    creates_records = True
-
-    def __init__(self, backend: Backend, ttl: int) -> None:
-        self.backend = backend
-        self._ttl = ttl
-
-    def load(self, cookie: str) -> tuple[dict[str, Any], str | None]:
-        # Anything that is not one of our ids never reaches the store.
-        if not _SESSION_ID.fullmatch(cookie):
-            return {}, None
-        raw = self.backend.get(KEY_PREFIX + cookie)
-        if raw is None:
-            # Unknown or expired: never adopt an id the client made up (fixation).
-            return {}, None
-        try:
-            data = _tagged_json.loads(raw)
-        except ValueError:
-            _logger.warning("Session %s... holds data that is not JSON; ignoring it.", cookie[:6])
-            return {}, None
-        return (data, cookie) if isinstance(data, dict) else ({}, None)
-
-    def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str | None:
-        value = _dumps(data).encode()
-        if key is not None and not new_key:
-            # Not set(): a session deleted since this request loaded it (a logout, a
-            # rotation on login in another tab) must stay deleted, not come back.
-            return key if self.backend.replace(KEY_PREFIX + key, value, self._ttl) else None
-        for _ in range(_ID_ATTEMPTS):  # 256-bit ids never collide, but add() says so
-            candidate = secrets.token_urlsafe(32)
-            if self.backend.add(KEY_PREFIX + candidate, value, self._ttl):
-                # Only once the data is safe under the new id: a store failing in
-                # between (a 503) must leave the session where it was, not lose it.
-                self.discard(key)
-                return candidate
-        raise RuntimeError(
-            f"{_CLASS}: {_ID_ATTEMPTS} new random session ids were all taken in "
-            f"{self.backend.url}; the store is not honouring add()."
-        )
-
-    def discard(self, key: str | None) -> None:
-        if key is not None:
-            self.backend.delete(KEY_PREFIX + key)
-
-
-class _JSON:
-    """The serializer of signed cookies: tagged JSON, with our :func:`_dumps`."""
-
-    loads = staticmethod(_tagged_json.loads)
-
-    @staticmethod
-    def dumps(data: dict[str, Any]) -> str:
-        return _dumps(data)
-
-
-def _dumps(data: dict[str, Any]) -> str:
-    # Assignment checked each value; this catches one changed in place since
-    # (session["cart"].append(object())).
-    try:
-        return _tagged_json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{_CLASS} stores sessions as tagged JSON and cannot store this session: {exc}."
-        ) from exc
-
-
 class SessionMiddleware(BaseMiddleware):
     """Give every request a ``request.session``, saved when it changed.
 
@@ -363,14 +220,14 @@ class SessionMiddleware(BaseMiddleware):
         ttl = max_age or DEFAULT_MAX_AGE
         url = backend if backend is not None or config is None else config.SESSION_BACKEND
         #: The server-side store, or ``None`` for signed-cookie sessions.
-        self.backend: Backend | None = None
-        self._store: _Store
+        self.backend: KeyValueStore | None = None
+        self._store: Store
         if url:
             self.backend = _open(url)
-            self._store = _BackendStore(self.backend, ttl)
+            self._store = BackendStore(self.backend, ttl)
         else:
             keys = signing_keys(_CLASS, secret_key, fallback_keys, config)
-            self._store = _SignedCookieStore(keys, ttl)
+            self._store = SignedCookieStore(keys, ttl)
 
     def close(self) -> None:
         """Release the store's connections; :meth:`App.close` calls this."""
@@ -452,80 +309,15 @@ class SessionMiddleware(BaseMiddleware):
             request.path,
             exc,
         )
-        return Response(
-            "Service Unavailable: the session store cannot be reached. "
-            "Please try again in a moment.\n",
-            status=503,
-            mimetype="text/plain",
-            headers={"Retry-After": "5"},
+        return problem_response(
+            503,
+            "The session store cannot be reached. Please try again in a moment.",
+            {"Retry-After": "5"},
         )
 
 
-def _open(url: str) -> Backend:
+def _open(url: str) -> KeyValueStore:
     try:
         return open_backend(url, purpose="sessions")
     except ImproperlyConfigured as exc:
         raise ImproperlyConfigured(f"{_CLASS}: backend: {exc}") from exc
-
-
-def signing_keys(
-    owner: str, secret_key: str | None, fallback_keys: list[str] | None, config: Settings | None
-) -> list[str]:
-    """The keys to sign with, oldest first, the order itsdangerous wants: the last signs.
-
-    ``secret_key`` defaults to ``SECRET_KEY`` and ``fallback_keys`` to
-    ``SECRET_KEY_FALLBACKS``; values signed with a fallback still verify.
-    """
-    key = secret_key if secret_key is not None or config is None else config.SECRET_KEY
-    if not key:
-        raise ImproperlyConfigured(
-            f"{owner}: SECRET_KEY is empty, and a cookie signed with an empty key can be "
-            "forged by anyone. Set SECRET_KEY (even with DEBUG on), or pass "
-            "params {'secret_key': ...}."
-        )
-    if fallback_keys is None:
-        fallback_keys = [] if config is None else config.SECRET_KEY_FALLBACKS
-    return [*reversed(fallback_keys), key]
-
-
-def cookie_options(
-    owner: str,
-    name: str,
-    *,
-    path: str,
-    domain: str | None,
-    secure: bool | None,
-    httponly: bool,
-    samesite: str,
-) -> dict[str, Any]:
-    """Checked ``dump_cookie`` arguments, ``secure`` left out (it may depend on the request).
-
-    Browsers silently drop a cookie that breaks these rules; refusing it at
-    start-up saves an afternoon of wondering why nobody stays logged in.
-    """
-    if not HTTP_TOKEN.fullmatch(name):  # a cookie name is a token (RFC 6265 4.1.1)
-        raise ImproperlyConfigured(
-            f"{owner}: cookie name {name!r} is not a valid cookie name; use letters, digits "
-            "and '-_.' only."
-        )
-    same_site = _SAMESITE.get(samesite.lower())
-    if same_site is None:
-        raise ImproperlyConfigured(
-            f"{owner}: samesite must be 'Lax', 'Strict' or 'None'; got {samesite!r}."
-        )
-    if same_site == "None" and secure is not True:
-        raise ImproperlyConfigured(
-            f"{owner}: samesite 'None' needs secure=True: browsers drop a SameSite=None "
-            "cookie that is not Secure. Set secure to true (and serve over HTTPS), or use "
-            "samesite 'Lax'."
-        )
-    if name.startswith(("__Host-", "__Secure-")) and secure is not True:
-        raise ImproperlyConfigured(
-            f"{owner}: a cookie named {name!r} needs secure=True; browsers ignore it otherwise."
-        )
-    if name.startswith("__Host-") and (path != "/" or domain is not None):
-        raise ImproperlyConfigured(
-            f"{owner}: a cookie named {name!r} needs path '/' and no domain; browsers "
-            "ignore it otherwise."
-        )
-    return {"path": path, "domain": domain, "httponly": httponly, "samesite": same_site}

@@ -27,8 +27,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import Request, Response
+from ._http import url_with
 from .base import BaseMiddleware
-from .https_redirect import url_with
 
 #: What an empty host list means with DEBUG on (Django's choice).
 DEBUG_HOSTS = ("localhost", "127.0.0.1", "[::1]", ".localhost")

@@ -16,7 +16,7 @@ from .support import FakeClock, Store, unused_port
 def memory_store(purpose: str = "rate limits") -> Store:
     clock = FakeClock()
     backend = open_backend("memory://", purpose=purpose)
-    backend.clock = clock  # type: ignore[attr-defined]
+    backend.clock = clock  # type: ignore[union-attr]
     return Store(backend, clock.advance)
 
 

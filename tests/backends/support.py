@@ -5,8 +5,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from lback_mw.backends import Backend
+from lback_mw.backends import KeyValueStore
 
 
 class FakeClock:
@@ -26,7 +27,8 @@ class FakeClock:
 class Store:
     """A backend, and ``advance(seconds)``: a fake clock moved, or real time waited."""
 
-    backend: Backend
+    #: A KeyValueStore, a RateLimitStore or both; each test uses what its kind has.
+    backend: Any
     advance: Callable[[float], None]
 
 
@@ -37,7 +39,9 @@ def unused_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def check_replace_restarts_the_ttl_and_never_revives(backend: Backend, clock: FakeClock) -> None:
+def check_replace_restarts_the_ttl_and_never_revives(
+    backend: KeyValueStore, clock: FakeClock
+) -> None:
     """``replace`` on a backend whose clock the test moves: the TTL starts again, and
     an expired key stays expired."""
     backend.set("a", b"1", ttl=5)

@@ -65,11 +65,11 @@ def test_add_is_atomic_across_threads(store: Store) -> None:
 @pytest.mark.parametrize("ttl", [0, -5, 1.5, True])
 def test_a_ttl_must_be_positive_whole_seconds(store: Store, ttl: object) -> None:
     with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
-        store.backend.set("key", b"value", ttl=ttl)  # type: ignore[arg-type]
+        store.backend.set("key", b"value", ttl=ttl)
     with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
-        store.backend.add("key", b"value", ttl=ttl)  # type: ignore[arg-type]
+        store.backend.add("key", b"value", ttl=ttl)
     with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
-        store.backend.replace("key", b"value", ttl=ttl)  # type: ignore[arg-type]
+        store.backend.replace("key", b"value", ttl=ttl)
 
 
 def test_keys_are_independent(store: Store) -> None:

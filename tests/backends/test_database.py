@@ -12,7 +12,12 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from lback_mw import ImproperlyConfigured
-from lback_mw.backends import BackendUnavailable, RateLimitPolicy, open_backend
+from lback_mw.backends import (
+    BackendUnavailable,
+    KeyValueStore,
+    RateLimitStore,
+    open_backend,
+)
 from lback_mw.backends.database import PURGE_INTERVAL, DatabaseBackend, store_table
 
 from .support import FakeClock, check_replace_restarts_the_ttl_and_never_revives
@@ -139,11 +144,11 @@ def test_a_missing_driver_is_named_without_the_password(monkeypatch: pytest.Monk
 def test_no_rate_limits(database_url: str) -> None:
     with pytest.raises(ImproperlyConfigured, match="is a database URL; rate limits need"):
         open_backend(database_url, purpose="rate limits")
-    with (
-        open_backend(database_url, purpose="sessions") as backend,
-        pytest.raises(NotImplementedError, match="does not rate-limit"),
-    ):
-        backend.hit("k", RateLimitPolicy(1, 1))
+    with open_backend(database_url, purpose="sessions") as backend:
+        # A key-value store only: no hit() that could only raise.
+        assert isinstance(backend, KeyValueStore)
+        assert not isinstance(backend, RateLimitStore)
+        assert not hasattr(backend, "hit")
 
 
 def test_a_worker_that_loses_the_race_to_create_the_table_carries_on(

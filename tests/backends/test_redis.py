@@ -11,7 +11,12 @@ import pytest
 import redis
 
 from lback_mw import ImproperlyConfigured
-from lback_mw.backends import BackendUnavailable, RateLimitPolicy, open_backend
+from lback_mw.backends import (
+    BackendUnavailable,
+    RateLimitPolicy,
+    RateLimitStore,
+    open_backend,
+)
 from lback_mw.backends.breaker import RETRY_INTERVAL
 from lback_mw.backends.redis import RedisBackend
 from lback_mw.backends.redis_clients import DEFAULT_TIMEOUT
@@ -48,6 +53,7 @@ def test_values_carry_their_ttl_in_redis(backend: RedisBackend, raw: redis.Redis
 def test_key_prefix_from_the_url(redis_url: str, raw: redis.Redis) -> None:
     with open_backend(f"{redis_url}?key_prefix=shop:", purpose="sessions") as backend:
         backend.set("a", b"1", ttl=60)
+        assert isinstance(backend, RateLimitStore)  # Redis keeps both
         backend.hit("ip:1.2.3.4", RateLimitPolicy(5, 60, "token_bucket"))
     assert sorted(raw.keys()) == [b"shop:a", b"shop:ratelimit:token_bucket:{ip:1.2.3.4}"]
 

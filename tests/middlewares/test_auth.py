@@ -582,6 +582,7 @@ def test_login_needs_a_user_loader_to_come_back_to(
 def test_login_needs_a_user_with_an_id(make: Callable[..., Client], directory: Directory) -> None:
     directory.users["3"] = SimpleNamespace(name="no id")
     client = make()
+    assert isinstance(client.app, App)
     client.app.propagate_exceptions = True
     with pytest.raises(TypeError, match=re.escape("login() needs a user with an id")):
         client.post("/login", data={"id": "3"})
@@ -590,6 +591,7 @@ def test_login_needs_a_user_with_an_id(make: Callable[..., Client], directory: D
 def test_login_required_raised_by_hand(make: Callable[..., Client]) -> None:
     client = make()
     app = client.app
+    assert isinstance(app, App)
 
     @app.route("/maybe")
     def maybe(request: Request) -> str:

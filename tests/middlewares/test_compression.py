@@ -13,7 +13,12 @@ import pytest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import App, ImproperlyConfigured, Request, Response
-from lback_mw.middlewares.compression import DEFAULT_CONTENT_TYPES, GZipMiddleware
+from lback_mw.checks import check_ordering
+from lback_mw.middlewares.compression import (
+    DEFAULT_CONTENT_TYPES,
+    CompressionMiddleware,
+    GZipMiddleware,
+)
 from lback_mw.testing import Client
 
 GZIP = "lback_mw.middlewares.GZipMiddleware"
@@ -640,7 +645,9 @@ def test_configuration_errors(
 
 
 def test_direct_construction_validates_too() -> None:
-    with pytest.raises(ImproperlyConfigured, match=r"^GZipMiddleware: content_types must be"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"^CompressionMiddleware: content_types must be"
+    ):
         GZipMiddleware(content_types="text/html")
     with pytest.raises(ImproperlyConfigured, match=r"compresslevel .* got True"):
         GZipMiddleware(compresslevel=True)
@@ -655,3 +662,27 @@ def test_params_from_yaml_style_strings(app_factory: AppFactory, client_for: Cli
 
     assert response.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(response.data) == b"z" * 100
+
+
+@pytest.mark.parametrize("name", ["CompressionMiddleware", "GZipMiddleware"])
+def test_both_names_build_the_same_middleware_and_pass_the_ordering_check(
+    app_factory: AppFactory, name: str
+) -> None:
+    app = app_factory(
+        MIDDLEWARES=[
+            "lback_mw.middlewares.SecurityHeadersMiddleware",
+            f"lback_mw.middlewares.{name}",
+        ]
+    )
+    [_, layer] = app.configured_middleware
+    assert type(layer.instance) is CompressionMiddleware
+    assert check_ordering(app) == []
+    # Inside out, both names get the same warning, by role.
+    wrong = app_factory(
+        MIDDLEWARES=[
+            f"lback_mw.middlewares.{name}",
+            "lback_mw.middlewares.SecurityHeadersMiddleware",
+        ]
+    )
+    [warning] = check_ordering(wrong)
+    assert "security headers" in warning.message

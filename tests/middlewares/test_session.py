@@ -753,8 +753,14 @@ def test_an_unreachable_store_is_a_503_not_a_logout(
     with caplog.at_level(logging.ERROR):
         response = client.get(path)
     assert response.status_code == 503
-    assert response.mimetype == "text/plain"
-    assert "session store cannot be reached" in response.text
+    # Problem details, as every 4xx and 5xx the built-ins answer themselves.
+    assert response.mimetype == "application/problem+json"
+    assert response.json == {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "The session store cannot be reached. Please try again in a moment.",
+    }
     assert set_cookies(response) == []  # the browser keeps its session cookie
     assert "Session store unavailable" in caplog.text
     assert "127.0.0.1" in caplog.text
@@ -827,7 +833,7 @@ def test_a_verified_cookie_still_expires_on_its_next_use(app_factory, monkeypatc
 def test_remembered_cookies_are_bounded_and_each_request_gets_its_own_dict(
     app_factory, monkeypatch
 ):
-    monkeypatch.setattr("lback_mw.middlewares.session.VERIFIED_CACHE_SIZE", 3)
+    monkeypatch.setattr("lback_mw.middlewares._session_stores.VERIFIED_CACHE_SIZE", 3)
     app = build(app_factory)
     cookies = [signed({"n": n, "cart": []}) for n in range(5)]
     for n, cookie in enumerate(cookies):
