@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from urllib.parse import quote
 
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..exceptions import ImproperlyConfigured
+from ..paths import compile_option_paths
 from ..wrappers import Request, Response
-from ._http import raw_path
+from ._http import request_target
 from .base import BaseMiddleware
-
-# What stays unquoted when the decoded path is quoted again: RFC 3986's pchar
-# (unreserved characters are never quoted). "%" is not among them, so a path
-# that arrived as "/a%25b" (decoded "/a%b") goes back out as "/a%25b".
-_PATH_SAFE = "/!$&'()*+,;=:@"
-# The query string is still percent-encoded as the client sent it: keep "%".
-_QUERY_SAFE = "/!$&'()*+,;=:@?%"
 
 
 def url_with(request: Request, scheme: str, host: str) -> str:
@@ -28,9 +20,7 @@ def url_with(request: Request, scheme: str, host: str) -> str:
     as it is (``/a%25b`` comes back as ``/a%b``, another resource) and decodes the
     result to an IRI. A redirect must name the very resource that was asked for.
     """
-    url = f"{scheme}://{host}{quote(raw_path(request), safe=_PATH_SAFE)}"
-    query = request.query_string
-    return f"{url}?{quote(query, safe=_QUERY_SAFE)}" if query else url
+    return f"{scheme}://{host}{request_target(request)}"
 
 
 class HTTPSRedirectMiddleware(BaseMiddleware):
@@ -43,24 +33,22 @@ class HTTPSRedirectMiddleware(BaseMiddleware):
 
     :param permanent: answer 308 (browsers and caches remember it) instead of 307.
         Both keep the method and body, unlike 301/302, so a form POST survives.
-    :param exempt_paths: path prefixes served over plain http too, such as a load
-        balancer's health check.
+    :param exempt_paths: path patterns (docs/middleware.md, "Path patterns") served
+        over plain http too, such as a load balancer's health check: ``/health``
+        is that path only, ``/health/*`` it and everything under it.
     """
 
     ordering_role: ClassVar[str] = "https_redirect"
 
     def __init__(self, *, permanent: bool = False, exempt_paths: list[str] | None = None) -> None:
-        for path in exempt_paths or ():
-            if not path.startswith("/"):
-                raise ImproperlyConfigured(
-                    f"HTTPSRedirectMiddleware: exempt_paths entry {path!r} does not start "
-                    f"with '/'. It is a prefix of request.path, e.g. '/{path.lstrip('/')}'."
-                )
         self.status = 308 if permanent else 307
-        self.exempt_paths = tuple(exempt_paths or ())
+        # A plain string prefix, as before 0.1.0, let "/health" exempt "/healthcheck-admin".
+        self.exempt_paths = compile_option_paths(
+            exempt_paths or [], "HTTPSRedirectMiddleware: exempt_paths"
+        )
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:
-        if request.is_secure or request.path.startswith(self.exempt_paths):
+        if request.is_secure or request.path in self.exempt_paths:
             return None
         # werkzeug has dropped ":80" from an http request's host; ":443" on plain
         # http is odd but means the default https port all the same.
