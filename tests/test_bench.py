@@ -29,7 +29,6 @@ def test_the_stacks_follow_the_recommended_order() -> None:
     assert [warning.id for warning in check_app(app)] == []
 
 
-
 @pytest.mark.parametrize("key", sorted(http_apps.APPS))
 def test_every_http_benchmark_app_answers_200(key: str) -> None:
     from werkzeug.test import Client

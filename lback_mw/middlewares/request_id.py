@@ -23,7 +23,7 @@ _current_id: ContextVar[str | None] = ContextVar("lback_mw.request_id", default=
 
 # Where process_request leaves the ContextVar token for process_response: the
 # request's environ, since the middleware instance is shared between threads.
-_TOKEN_KEY = "lback_mw.request_id.token"
+_TOKEN_KEY = "lback_mw.request_id.token"  # noqa: S105 - an environ key
 
 
 # The version (4) and variant (RFC 9562) bits of a random UUID, as uuid.uuid4() sets them.
