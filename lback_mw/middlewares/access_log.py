@@ -208,6 +208,7 @@ class AccessLogMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         logger_name: str = "lback_mw.access",
         level: int | str = "INFO",
         format: LogFormat = "combined",

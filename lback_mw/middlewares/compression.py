@@ -136,6 +136,7 @@ class GZipMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         minimum_size: int = 500,
         compresslevel: int = 6,
         brotli_quality: int = 4,

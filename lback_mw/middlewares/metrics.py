@@ -73,6 +73,7 @@ class MetricsMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         path: str = "/metrics",
         token: str | None = None,
         namespace: str = "",

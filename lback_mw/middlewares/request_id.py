@@ -82,7 +82,7 @@ class RequestIDMiddleware(BaseMiddleware):
 
     ordering_role: ClassVar[str] = "request_id"
 
-    def __init__(self, header_name: str = "X-Request-ID", trust_incoming: bool = True) -> None:
+    def __init__(self, *, header_name: str = "X-Request-ID", trust_incoming: bool = True) -> None:
         self.header_name = require_token(header_name, type(self).__name__, "header_name")
         self._header_lower = header_name.lower()
         # PERF: read the environ directly; request.headers would rebuild this key per call.
