@@ -66,6 +66,14 @@ def test_a_path_that_is_not_utf8_keeps_its_bytes(
     assert response.headers["Location"] == "https://localhost/caf%E9?q=%E9"
 
 
+def test_an_encoded_slash_survives_when_the_server_gives_the_raw_target(
+    app_factory: Factory, client_for: ClientFor
+) -> None:
+    # werkzeug's test client, like its server and gunicorn, sets RAW_URI.
+    response = client_for(build(app_factory)).get("/files/a%2Fb")
+    assert response.headers["Location"] == "https://localhost/files/a%2Fb"
+
+
 def test_permanent_answers_308_and_keeps_the_method(
     app_factory: Factory, client_for: ClientFor
 ) -> None:
