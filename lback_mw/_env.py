@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, get_origin
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -84,6 +85,8 @@ class _ListsAndDicts(EnvSettingsSource):
     def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
         variable = f"{self.env_prefix}{field_name}{self.where}"
         kind = get_origin(field.annotation) or field.annotation
+        if kind in (Union, UnionType):  # list[str] | None: the list is what is given
+            kind = next(get_origin(arg) or arg for arg in get_args(field.annotation))
         if kind is list:
             return env_list(value, variable)
         if kind is dict:

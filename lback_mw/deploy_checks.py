@@ -192,7 +192,7 @@ def check_metrics_token(app: App, workers: int) -> list[CheckMessage]:
         for layer, role in _roles(app)
         if role == "metrics"
         and layer.params.get("token") is None
-        and getattr(app.settings, "METRICS_TOKEN", None) is None
+        and app.settings.METRICS_TOKEN is None
     ]
 
 

@@ -19,6 +19,7 @@ matches per request only what the rule leaves open.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -147,6 +148,60 @@ def compile_paths(values: Any, where: str) -> PathSet:
             f"{type(values).__name__} {values!r}."
         )
     return PathSet(PathPattern.parse(value, f"{where}[{i}]") for i, value in enumerate(values))
+
+
+def compile_option_paths(values: Any, where: str, *, bare_was_prefix: bool = False) -> PathSet:
+    """``compile_paths`` for a built-in's option that took other spellings before
+    0.1.0, refusing each with the pattern to write instead.
+
+    Refused, since reading them as patterns would change what they match: ``^``
+    regular expressions, a trailing ``/`` (it meant "everything under it": write
+    ``/x/*``) and ``fnmatch`` globs. With ``bare_was_prefix`` (options where
+    ``/admin`` meant ``/admin`` and what is under it, and matching less would
+    unguard paths) a bare path keeps that meaning for this release, with a
+    DeprecationWarning that says to write ``/admin/*``.
+    """
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        return compile_paths(values, where)  # its error says what a list looks like
+    patterns = []
+    for index, text in enumerate(values):
+        entry = f"{where}[{index}]"
+        if isinstance(text, str):
+            _refuse_old_spelling(text, entry)
+        pattern = PathPattern.parse(text, entry)
+        if bare_was_prefix and pattern.kind == "exact" and pattern.base != "/":
+            warnings.warn(
+                f"{entry}: {text!r} is read as {text + '/*'!r} ({text} and everything "
+                f"under it) for this release only; write {text + '/*'!r} to keep that "
+                f"meaning. From 0.2.0 a bare path matches that path only.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            pattern = PathPattern.parse(text + "/*", entry)
+        patterns.append(pattern)
+    return PathSet(patterns)
+
+
+def _refuse_old_spelling(text: str, where: str) -> None:
+    if text.startswith("^"):
+        option = where.rsplit(": ", 1)[-1].split("[", 1)[0]  # "exempt_paths"
+        raise ImproperlyConfigured(
+            f"{where}: {text!r} is a regular expression; {option} takes path patterns "
+            f"now, {_EXAMPLES}. See docs/middleware.md, 'Path patterns'."
+        )
+    if len(text) > 1 and text.endswith("/"):
+        raise ImproperlyConfigured(
+            f"{where}: {text!r} ends with '/', which used to mean everything under it. "
+            f"Write {text + '*'!r} (that path and everything under it)."
+        )
+    glob = next((i for i, char in enumerate(text) if char in "?[*"), None)
+    if glob is not None and text[glob:] != "*" and "<" not in text:
+        prefix = text[:glob].rsplit("/", 1)[0] or ""
+        raise ImproperlyConfigured(
+            f"{where}: {text!r} is an fnmatch glob; path patterns have none. Write a "
+            f"prefix, {prefix + '/*'!r}, or a werkzeug rule such as "
+            f"{text[:glob] + '<name>' + text[glob + 1 :].replace('*', '')!r}."
+        )
 
 
 @dataclass(frozen=True)

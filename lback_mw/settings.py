@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     CSRF_TRUSTED_ORIGINS: list[str] = []
     #: Where SessionMiddleware keeps sessions (a backend URL); ``None``: a signed cookie.
     SESSION_BACKEND: str | None = None
+    #: Origins CORSMiddleware allows when its ``allow_origins`` is not given
+    #: (``["https://app.example.com"]``, ``["*"]``); ``None``: none configured.
+    CORS_ALLOWED_ORIGINS: list[str] | None = None
+    #: The bearer token MetricsMiddleware's endpoint asks for when its ``token`` is
+    #: not given; ``None`` leaves the endpoint open (``lback-mw check --deploy`` warns).
+    METRICS_TOKEN: str | None = None
     #: Where AuthenticationMiddleware sends browsers that must log in (a path or URL).
     LOGIN_URL: str = "/login"
     #: SQLAlchemy URL; ``None`` means a SQLite file ``db.sqlite3`` in ``BASE_DIR``.

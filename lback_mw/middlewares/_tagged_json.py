@@ -42,16 +42,7 @@ def tag(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float):
         return value
     if isinstance(value, dict):
-        if len(value) == 1:
-            key = next(iter(value))
-            if key in _UNTAG:
-                return {_DICT: {f"{key}__": tag(value[key])}}
-        for key in value:
-            if not (key is None or isinstance(key, str | int | float)):
-                raise TypeError(
-                    f"a dict key of type {type(key).__name__} cannot be stored; keys are str"
-                )
-        return {key: tag(item) for key, item in value.items()}
+        return _tag_dict(value)
     if isinstance(value, list):
         return [tag(item) for item in value]
     if isinstance(value, tuple):
@@ -63,6 +54,19 @@ def tag(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return {" u": value.hex}
     raise TypeError(f"{type(value).__name__} {value!r:.60} cannot be stored; store {STORABLE}")
+
+
+def _tag_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    if len(value) == 1:
+        key = next(iter(value))
+        if key in _UNTAG:  # a dict that would read back as a tag is wrapped in one
+            return {_DICT: {f"{key}__": tag(value[key])}}
+    for key in value:
+        if not (key is None or isinstance(key, str | int | float)):
+            raise TypeError(
+                f"a dict key of type {type(key).__name__} cannot be stored; keys are str"
+            )
+    return {key: tag(item) for key, item in value.items()}
 
 
 def dumps(value: Any) -> str:

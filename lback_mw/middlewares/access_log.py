@@ -9,14 +9,13 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar, Literal, TypedDict
-from urllib.parse import quote
 
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
 from ..wrappers import Request
-from ._http import raw_path
+from ._http import request_target
 from .base import BaseMiddleware
 
 _logger = logging.getLogger(__name__)
@@ -27,13 +26,6 @@ LogFormat = Literal["common", "combined", "json"]
 _START_KEY = "lback_mw.access_log.start"
 
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-# The path is percent-decoded (%0D%0A is a real CR LF there), so the target is
-# re-quoted to the form the client sent. Path: RFC 3986 pchar and "/"; no "%",
-# which in a decoded path is a literal percent sign. The query string is raw, so
-# its existing %XX escapes stay.
-_PATH_SAFE = "!$&'()*+,/:;=@~"
-_QUERY_SAFE = "!$&'()*+,/:;=?@%~"
 
 # Apache's ap_escape_logitem, by hand since neither logging nor werkzeug has it:
 # control characters (C0, DEL, C1) and the Unicode line separators become escape
@@ -218,6 +210,7 @@ class AccessLogMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         logger_name: str = "lback_mw.access",
         level: int | str = "INFO",
         format: LogFormat = "combined",
@@ -280,9 +273,7 @@ class AccessLogMiddleware(BaseMiddleware):
         else:
             sent = sum(map(len, response.iter_encoded()))
         received = datetime.fromtimestamp(time.time() - duration).astimezone()
-        path = quote(raw_path(request), safe=_PATH_SAFE)
-        if request.query_string:
-            path = f"{path}?{quote(request.query_string, safe=_QUERY_SAFE)}"
+        path = request_target(request)
         request_id = getattr(request, "id", None)
         trace_id = getattr(request, "trace_id", None)
         fields: AccessLogFields = {

@@ -10,11 +10,9 @@ user query.
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from werkzeug.http import quote_header_value
 from werkzeug.local import LocalProxy
@@ -31,9 +29,10 @@ from ..auth import (
     require_session,
 )
 from ..exceptions import ImproperlyConfigured
+from ..paths import compile_option_paths
 from ..settings import Settings
 from ..wrappers import Request, Response
-from ._http import BEARER_TOKEN, problem_response
+from ._http import BEARER_TOKEN, problem_response, request_target
 from .base import BaseMiddleware
 
 #: ``user_loader(user_id)`` and ``token_loader(token)``: the user, or ``None``.
@@ -43,8 +42,6 @@ Loader = Callable[[str], Any]
 DEFAULT_SESSION_KEY = "_auth_user_id"
 _PAGE_OR_JSON = ("text/html", "application/json")
 # What a path may keep unescaped in the ``next`` parameter (RFC 3986 pchar and "/").
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_QUERY_SAFE = _PATH_SAFE + "?%"
 
 _CLASS = "AuthenticationMiddleware"
 
@@ -65,7 +62,7 @@ class AuthenticationMiddleware(BaseMiddleware):
         bearer: bool | None = None,
         session_key: str = DEFAULT_SESSION_KEY,
         protected_paths: Sequence[str] = (),
-        api_prefixes: Sequence[str] = ("/api/",),
+        api_prefixes: Sequence[str] = ("/api/*",),
         login_url: str | None = None,
         config: Settings | None = None,
     ) -> None:
@@ -103,8 +100,12 @@ class AuthenticationMiddleware(BaseMiddleware):
         parts = urlsplit(login_url)
         self._login_path = None if parts.netloc else parts.path
         self._login_separator = "&" if parts.query else "?"
-        self._protected = _compile_paths(protected_paths, "protected_paths")
-        self._api = _compile_paths(api_prefixes, "api_prefixes")
+        self._protected = compile_option_paths(
+            protected_paths, f"{_CLASS}: protected_paths", bare_was_prefix=True
+        )
+        self._api = compile_option_paths(
+            api_prefixes, f"{_CLASS}: api_prefixes", bare_was_prefix=True
+        )
         challenges = []
         if self.token_loader is not None:
             challenges.append("Bearer")
@@ -122,7 +123,7 @@ class AuthenticationMiddleware(BaseMiddleware):
             if credentials is not None and credentials.type == "bearer":
                 return self._authenticate_bearer(request, credentials.token)
             # Another scheme (Basic...) is not ours: fall back to the session.
-        protected = self._protected is not None and self._protected.match(request.path)
+        protected = request.path in self._protected
         if self.user_loader is None:
             user: Any = ANONYMOUS
         else:
@@ -190,7 +191,7 @@ class AuthenticationMiddleware(BaseMiddleware):
         environ = request.environ
         if "HTTP_X_REQUESTED_WITH" in environ or "HTTP_AUTHORIZATION" in environ:
             return True  # a script, or a client sending credentials itself: not a page view
-        if self._api is not None and self._api.match(request.path):
+        if request.path in self._api:
             return True
         return request.accept_mimetypes.best_match(_PAGE_OR_JSON) == "application/json"
 
@@ -216,12 +217,8 @@ def _lazy(load: Callable[[Any], Any], session: Any, request: Request) -> LocalPr
 
 
 def _next_path(request: Request) -> str:
-    # WSGI gives the path decoded: quote it again, or "/a%3Fb" would come back as
-    # "/a?b". The query string is still encoded; only stray raw bytes are quoted.
     # One leading slash: "//evil.example" must not become a next= to another site.
-    path = "/" + quote(request.script_root + request.path, safe=_PATH_SAFE).lstrip("/")
-    query = request.query_string
-    return f"{path}?{quote(query, safe=_QUERY_SAFE)}" if query else path
+    return "/" + request_target(request).lstrip("/")
 
 
 def _unauthorized(detail: str, challenge: str) -> Response:
@@ -256,21 +253,3 @@ def _check_login_url(url: str) -> str:
         f"{_CLASS}: login_url (or the LOGIN_URL setting) must be a path starting with "
         f"one '/', like '/login', or an http(s) URL; got {url!r}."
     )
-
-
-def _compile_paths(paths: Sequence[str], option: str) -> re.Pattern[str] | None:
-    """One regular expression for ``paths``: prefixes, and ``fnmatch`` globs."""
-    parts = []
-    for path in paths:
-        if not path.startswith("/"):
-            raise ImproperlyConfigured(
-                f"{_CLASS}: {option} entry {path!r} must start with '/': a prefix such as "
-                "'/admin' or '/api/', or a glob such as '/reports/*.pdf'."
-            )
-        if any(char in path for char in "*?["):
-            parts.append(fnmatch.translate(path))
-        else:
-            # "/admin/" covers what is under it; "/admin" also covers "/admin" itself,
-            # but never "/administrator".
-            parts.append(re.escape(path) + ("" if path.endswith("/") else "(?:/|$)"))
-    return re.compile("|".join(parts)) if parts else None

@@ -46,7 +46,7 @@ DEFAULT_CONTENT_TYPES: tuple[str, ...] = (
 EVENT_STREAM = "text/event-stream"
 
 # "type/subtype", "type/*" or "type/*+suffix", in RFC 6838's token characters.
-_TOKEN = r"[a-z0-9!#$&^_.+-]+"
+_TOKEN = r"[a-z0-9!#$&^_.+-]+"  # noqa: S105 - an HTTP token's grammar
 _PATTERN = re.compile(rf"(?P<type>{_TOKEN})/(?P<subtype>\*|\*\+{_TOKEN}|{_TOKEN})")
 
 # A body that is encoded already, or a byte range of the identity body (compressing
@@ -136,6 +136,7 @@ class CompressionMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         minimum_size: int = 500,
         compresslevel: int = 6,
         brotli_quality: int = 4,

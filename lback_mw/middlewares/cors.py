@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from werkzeug.http import parse_list_header
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .._env import env_list
 from ..exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from ..settings import Settings
 from ..wrappers import Request, Response
@@ -218,16 +217,9 @@ def _origins_from(
     """The configured origins: the parameter, else the setting; ``None`` if neither is set."""
     if allow_origins is not None:
         return _as_list(allow_origins)
-    from_settings = getattr(config, "CORS_ALLOWED_ORIGINS", None)
+    from_settings = None if config is None else config.CORS_ALLOWED_ORIGINS
     if from_settings is None:
         return None
-    if not isinstance(from_settings, str | list | tuple):
-        raise ImproperlyConfigured(
-            f"{_NAME}: the CORS_ALLOWED_ORIGINS setting must be a list of origins or a "
-            f"comma-separated string, not {type(from_settings).__name__} {from_settings!r:.80}."
-        )
-    if isinstance(from_settings, str):  # from LBACK_CORS_ALLOWED_ORIGINS: the list rule
-        from_settings = env_list(from_settings, "the CORS_ALLOWED_ORIGINS setting")
     return _as_list(from_settings)
 
 

@@ -27,7 +27,7 @@ from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
-from ..paths import PathSet, compile_paths
+from ..paths import compile_option_paths
 from ..settings import Settings
 from ..wrappers import JSONResponse, Request, Response
 from ._cookies import cookie_options, signing_keys
@@ -247,7 +247,7 @@ class CSRFMiddleware(BaseMiddleware):
         self.field_name = field_name
         # PERF: the header is read straight from the environ.
         self._header_key = "HTTP_" + header_name.upper().replace("-", "_")
-        self._exempt = _compile_exempt_paths(exempt_paths)
+        self._exempt = compile_option_paths(exempt_paths, f"{_CLASS}: exempt_paths")
         if trusted_origins is None:
             trusted_origins = [] if config is None else config.CSRF_TRUSTED_ORIGINS
         self._trusted, self._trusted_domains = _parse_trusted_origins(trusted_origins)
@@ -445,22 +445,3 @@ def _parse_trusted_origins(
         else:
             exact.add(parsed)
     return frozenset(exact), tuple(wildcards)
-
-
-def _compile_exempt_paths(paths: Sequence[str]) -> PathSet:
-    """``exempt_paths`` in the one path syntax; the spellings of 0.0 are refused with
-    the new form, since reading them as exact paths would quietly break webhooks."""
-    where = f"{_CLASS}: exempt_paths"
-    for index, path in enumerate(paths):
-        if isinstance(path, str) and path.startswith("^"):
-            raise ImproperlyConfigured(
-                f"{where}[{index}]: {path!r} is a regular expression; exempt_paths takes "
-                "path patterns now: '/webhooks/*' for a prefix, or a werkzeug rule like "
-                "'/hooks/<name>'. See docs/middleware.md, 'Path patterns'."
-            )
-        if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
-            raise ImproperlyConfigured(
-                f"{where}[{index}]: {path!r} ends with '/', which used to mean everything "
-                f"under it. Write {path + '*'!r} (that path and everything under it)."
-            )
-    return compile_paths(paths, where)

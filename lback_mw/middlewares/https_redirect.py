@@ -7,7 +7,7 @@ from typing import ClassVar
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..exceptions import ImproperlyConfigured
+from ..paths import compile_option_paths
 from ..wrappers import Request, Response
 from ._http import url_with as url_with
 from .base import BaseMiddleware
@@ -23,24 +23,22 @@ class HTTPSRedirectMiddleware(BaseMiddleware):
 
     :param permanent: answer 308 (browsers and caches remember it) instead of 307.
         Both keep the method and body, unlike 301/302, so a form POST survives.
-    :param exempt_paths: path prefixes served over plain http too, such as a load
-        balancer's health check.
+    :param exempt_paths: path patterns (docs/middleware.md, "Path patterns") served
+        over plain http too, such as a load balancer's health check: ``/health``
+        is that path only, ``/health/*`` it and everything under it.
     """
 
     ordering_role: ClassVar[str] = "https_redirect"
 
     def __init__(self, *, permanent: bool = False, exempt_paths: list[str] | None = None) -> None:
-        for path in exempt_paths or ():
-            if not path.startswith("/"):
-                raise ImproperlyConfigured(
-                    f"HTTPSRedirectMiddleware: exempt_paths entry {path!r} does not start "
-                    f"with '/'. It is a prefix of request.path, e.g. '/{path.lstrip('/')}'."
-                )
         self.status = 308 if permanent else 307
-        self.exempt_paths = tuple(exempt_paths or ())
+        # A plain string prefix, as before 0.1.0, let "/health" exempt "/healthcheck-admin".
+        self.exempt_paths = compile_option_paths(
+            exempt_paths or [], "HTTPSRedirectMiddleware: exempt_paths"
+        )
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:
-        if request.is_secure or request.path.startswith(self.exempt_paths):
+        if request.is_secure or request.path in self.exempt_paths:
             return None
         # werkzeug has dropped ":80" from an http request's host; ":443" on plain
         # http is odd but means the default https port all the same.

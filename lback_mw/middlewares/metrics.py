@@ -80,6 +80,7 @@ class MetricsMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         path: str = "/metrics",
         token: str | None = None,
         namespace: str = "",
@@ -111,7 +112,7 @@ class MetricsMiddleware(BaseMiddleware):
                 "[0.01, 0.05, 0.1, 0.5, 1, 5]."
             )
         if token is None and config is not None:
-            token = getattr(config, "METRICS_TOKEN", None)
+            token = config.METRICS_TOKEN
         self._token = None if token is None else _check_token(token).encode()
         self._multiproc_dir = _multiprocess_dir(active=values.ValueClass._multiprocess)
         if registry is None:

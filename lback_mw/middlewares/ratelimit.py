@@ -90,6 +90,7 @@ class RateLimitMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         limit: str | None = None,
         max_requests: int | None = None,
         window_seconds: float | None = None,

@@ -23,7 +23,7 @@ _current_id: ContextVar[str | None] = ContextVar("lback_mw.request_id", default=
 
 # Where process_request leaves the ContextVar token for process_response: the
 # request's environ, since the middleware instance is shared between threads.
-_TOKEN_KEY = "lback_mw.request_id.token"
+_TOKEN_KEY = "lback_mw.request_id.token"  # noqa: S105 - an environ key
 
 
 # The version (4) and variant (RFC 9562) bits of a random UUID, as uuid.uuid4() sets them.
@@ -87,7 +87,7 @@ class RequestIDMiddleware(BaseMiddleware):
 
     ordering_role: ClassVar[str] = "request_id"
 
-    def __init__(self, header_name: str = "X-Request-ID", trust_incoming: bool = True) -> None:
+    def __init__(self, *, header_name: str = "X-Request-ID", trust_incoming: bool = True) -> None:
         self.header_name = require_token(header_name, type(self).__name__, "header_name")
         self._header_lower = header_name.lower()
         # PERF: read the environ directly; request.headers would rebuild this key per call.

@@ -29,6 +29,7 @@ class TimingMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         server_timing: bool = True,
         server_timing_metric: str = "app",
         response_time_header: str | None = "X-Response-Time",

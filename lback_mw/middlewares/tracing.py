@@ -28,7 +28,7 @@ from .base import BaseMiddleware
 
 # Per-request state lives in the environ: the instance is shared between threads.
 _SPAN_KEY = "lback_mw.tracing.span"
-_TOKEN_KEY = "lback_mw.tracing.token"
+_TOKEN_KEY = "lback_mw.tracing.token"  # noqa: S105 - an environ key (the context token), no secret
 _RECORDED_KEY = "lback_mw.tracing.recorded"
 
 #: The methods semantic conventions name; any other is ``_OTHER`` (an attacker's

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.test import EnvironBuilder
@@ -407,7 +408,7 @@ def test_login_url_comes_from_settings_or_params(
     ],
 )
 def test_protected_paths(make: Callable[..., Client], path: str, guarded: bool) -> None:
-    client = make(protected_paths=["/admin", "/reports/*.csv"])
+    client = make(protected_paths=["/admin/*", "/reports/<name>.csv"])
     response = client.get(path, headers=BROWSER)
     assert response.status_code == (302 if guarded else 200)
     log_in(client)
@@ -415,10 +416,29 @@ def test_protected_paths(make: Callable[..., Client], path: str, guarded: bool) 
 
 
 def test_protected_paths_under_api_prefixes_answer_401(make: Callable[..., Client]) -> None:
-    client = make(protected_paths=["/api/", "/admin"], api_prefixes=["/api/"])
+    client = make(protected_paths=["/api/*", "/admin/*"], api_prefixes=["/api/*"])
     assert client.get("/api/items", headers=BROWSER).status_code == 401
     assert client.get("/admin", headers=BROWSER).status_code == 302
-    assert make(protected_paths=["/api/"], api_prefixes=[]).get("/api/items").status_code == 302
+    assert make(protected_paths=["/api/*"], api_prefixes=[]).get("/api/items").status_code == 302
+
+
+def test_protected_paths_match_the_whole_path(make: Callable[..., Client]) -> None:
+    # The old regex ended in "$", which also matches before a final newline, so
+    # "/admin\n" was taken for "/admin". A pattern compares the path itself.
+    client = make(protected_paths=["/admin/*"], api_prefixes=[])
+    assert client.get("/admin%0A", headers=BROWSER).status_code == 404
+    assert client.get("/admin", headers=BROWSER).status_code == 302
+
+
+def test_a_bare_protected_path_still_guards_what_is_under_it(
+    make: Callable[..., Client],
+) -> None:
+    # 0.0 read "/admin" as a prefix; matching less would unguard /admin/users.
+    with pytest.warns(DeprecationWarning, match="'/admin' is read as '/admin/\\*'"):
+        client = make(protected_paths=["/admin"])
+    assert client.get("/admin/users", headers=BROWSER).status_code == 302
+    assert client.get("/admin", headers=BROWSER).status_code == 302
+    assert client.get("/administrator", headers=BROWSER).status_code == 200
 
 
 def test_protecting_everything_leaves_the_login_page_reachable(
@@ -435,6 +455,17 @@ def test_next_never_points_to_another_site(make: Callable[..., Client]) -> None:
     client = make(protected_paths=["/*"])
     response = client.get("/", environ_overrides={"PATH_INFO": "//evil.example/x"})
     assert response.headers["Location"] == "/login?next=%2Fevil.example%2Fx"
+
+
+@pytest.mark.parametrize(("sent", "path_info"), [("/caf%E9", "/caf\xe9"), ("/a%2Fb", "/a/b")])
+def test_next_keeps_the_bytes_the_client_sent(
+    make: Callable[..., Client], sent: str, path_info: str
+) -> None:
+    # The old re-quoting of request.path turned /caf%E9 into /caf%EF%BF%BD, another
+    # page, and /a%2Fb into /a/b. PATH_INFO is latin-1 as a server gives it (PEP 3333).
+    client = make(protected_paths=["/*"])
+    response = client.get(sent, headers=BROWSER, environ_overrides={"PATH_INFO": path_info})
+    assert response.headers["Location"] == f"/login?{urlencode({'next': sent})}"
 
 
 # --- CSRF ---------------------------------------------------------------------------
@@ -620,7 +651,14 @@ def test_a_missing_user_loader_says_how_to_provide_one(app_factory: AppFactory) 
         ({"user_loader": len, "session_key": ""}, "session_key must not be empty"),
         ({"user_loader": len, "login_url": "//evil.com/login"}, "login_url"),
         ({"user_loader": len, "login_url": "login"}, "must be a path starting with one '/'"),
-        ({"user_loader": len, "protected_paths": ["admin"]}, "'admin' must start with '/'"),
+        ({"user_loader": len, "protected_paths": ["admin"]}, "'admin' is not a path pattern"),
+        (
+            {"user_loader": len, "protected_paths": ["/reports/*.pdf"]},
+            "protected_paths[0]: '/reports/*.pdf' is an fnmatch glob; path patterns have "
+            "none. Write a prefix, '/reports/*', or a werkzeug rule such as "
+            "'/reports/<name>.pdf'.",
+        ),
+        ({"user_loader": len, "api_prefixes": ["/api/"]}, "Write '/api/*'"),
         ({"user_loader": len, "api_prefixes": "/api/"}, "api_prefixes"),
     ],
 )

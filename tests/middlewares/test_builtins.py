@@ -3,6 +3,7 @@ order, and a documentation page."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 import sys
@@ -34,6 +35,14 @@ def test_builtin_is_a_middleware_with_a_recommended_place(name: str) -> None:
     assert cls.__module__ == f"lback_mw.middlewares.{builtins.BUILTINS[name]}"
     assert cls.ordering_role in RECOMMENDED_ORDER
     assert cls.ordering_role in ROLE_NAMES
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_builtin_parameters_are_keyword_only(name: str) -> None:
+    # Settings pass params by name; a positional call would break on every reorder.
+    parameters = list(inspect.signature(getattr(builtins, name).__init__).parameters.values())
+    positional = [p.name for p in parameters[1:] if p.kind is not p.KEYWORD_ONLY]
+    assert positional in ([], ["kwargs"]), f"{name}({', '.join(positional)}) positional"
 
 
 @pytest.mark.parametrize("name", CLASSES)

@@ -352,6 +352,16 @@ def test_origins_from_the_setting(make: Callable[..., Client], app_factory: AppF
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
+def test_the_setting_is_declared(app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Settings field: the environment's list rule applies, and a wrong type is
+    # refused naming the setting before any middleware is built.
+    monkeypatch.setenv("LBACK_CORS_ALLOWED_ORIGINS", f"{APP}, {EVIL}")
+    assert app_factory().settings.CORS_ALLOWED_ORIGINS == [APP, EVIL]
+    monkeypatch.delenv("LBACK_CORS_ALLOWED_ORIGINS")
+    with pytest.raises(ImproperlyConfigured, match="CORS_ALLOWED_ORIGINS: Input should be a"):
+        app_factory(CORS_ALLOWED_ORIGINS=5, MIDDLEWARES=[CORSMiddleware])
+
+
 def test_an_empty_list_turns_cors_off(app_factory: AppFactory) -> None:
     app = app_factory(CORS_ALLOWED_ORIGINS=[], MIDDLEWARES=[CORSMiddleware])
     assert not app.chain

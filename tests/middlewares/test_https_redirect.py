@@ -66,6 +66,14 @@ def test_a_path_that_is_not_utf8_keeps_its_bytes(
     assert response.headers["Location"] == "https://localhost/caf%E9?q=%E9"
 
 
+def test_an_encoded_slash_survives_when_the_server_gives_the_raw_target(
+    app_factory: Factory, client_for: ClientFor
+) -> None:
+    # werkzeug's test client, like its server and gunicorn, sets RAW_URI.
+    response = client_for(build(app_factory)).get("/files/a%2Fb")
+    assert response.headers["Location"] == "https://localhost/files/a%2Fb"
+
+
 def test_permanent_answers_308_and_keeps_the_method(
     app_factory: Factory, client_for: ClientFor
 ) -> None:
@@ -95,12 +103,21 @@ def test_forwarded_proto_through_proxy_fix(app_factory: Factory, client_for: Cli
 
 
 def test_exempt_paths(app_factory: Factory, client_for: ClientFor) -> None:
-    client = client_for(build(app_factory, {"exempt_paths": ["/health", "/.well-known/acme/"]}))
+    client = client_for(build(app_factory, {"exempt_paths": ["/health", "/.well-known/acme/*"]}))
     assert client.get("/health").text == "http:health"
-    assert client.get("/health/db").status_code == 200
+    assert client.get("/.well-known/acme").status_code == 200
     assert client.get("/.well-known/acme/token").status_code == 200
     assert client.get("/.well-known/other").status_code == 307
     assert client.get("/").status_code == 307
+
+
+@pytest.mark.parametrize("path", ["/healthcheck-admin", "/healthz", "/health/db", "/health%0A"])
+def test_an_exact_exempt_path_exempts_nothing_else(
+    app_factory: Factory, client_for: ClientFor, path: str
+) -> None:
+    # A plain string prefix let "/health" exempt "/healthcheck-admin" from https.
+    client = client_for(build(app_factory, {"exempt_paths": ["/health"]}))
+    assert client.get(path).status_code == 307
 
 
 def test_invalid_host_is_refused_not_redirected(
@@ -136,10 +153,23 @@ def test_redirect_carries_security_headers_and_trusts_the_host_check(
     assert "Location" not in response.headers
 
 
-def test_exempt_path_must_start_with_a_slash(app_factory: Factory) -> None:
+@pytest.mark.parametrize(
+    ("paths", "message"),
+    [
+        (
+            ["/ok", "health"],
+            "HTTPSRedirectMiddleware: exempt_paths[1]: 'health' is not a path pattern; write "
+            "a path starting with '/', like '/health', '/api/*' or '/users/<int:id>'.",
+        ),
+        (
+            ["/.well-known/"],
+            "HTTPSRedirectMiddleware: exempt_paths[0]: '/.well-known/' ends with '/', which "
+            "used to mean everything under it. Write '/.well-known/*' (that path and "
+            "everything under it).",
+        ),
+    ],
+)
+def test_exempt_paths_errors(app_factory: Factory, paths: list[str], message: str) -> None:
     with pytest.raises(ImproperlyConfigured) as caught:
-        build(app_factory, {"exempt_paths": ["/ok", "health"]})
-    assert str(caught.value) == (
-        f"MIDDLEWARES[0] ({REDIRECT!r}): HTTPSRedirectMiddleware: exempt_paths entry 'health' "
-        "does not start with '/'. It is a prefix of request.path, e.g. '/health'."
-    )
+        build(app_factory, {"exempt_paths": paths})
+    assert str(caught.value) == f"MIDDLEWARES[0] ({REDIRECT!r}): {message}"
