@@ -87,6 +87,7 @@ class TracingMiddleware(BaseMiddleware):
 
     def __init__(
         self,
+        *,
         tracer_provider: TracerProvider | None = None,
         layer_spans: bool = False,
         app: _Instrumentable | None = None,
