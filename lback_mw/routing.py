@@ -11,6 +11,7 @@ from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name, refuse_async
+from .segment_matcher import SegmentMatcher
 from .wrappers import Request, Response
 
 View = Callable[..., Any]
@@ -57,8 +58,10 @@ class Router:
         self._auto_options: set[str] = set()
         # PERF: werkzeug's matcher costs ~2 us; an exact path -> method -> rule
         # dictionary answers rules without converters in ~0.1 us. Anything it does
-        # not know (405, redirects, converters) falls through to werkzeug.
+        # not know (405, redirects, converters) falls through to the segment
+        # matcher, then to werkzeug.
         self._static: dict[str, dict[str, Rule]] = {}
+        self._segments = SegmentMatcher()
         self._adapter: MapAdapter = self.url_map.bind("localhost")
         # Keyed by id(rule): werkzeug rules compare by value and are unhashable.
         self._middleware: dict[int, RouteMiddleware] = {}
@@ -105,6 +108,7 @@ class Router:
         except (ValueError, TypeError) as exc:
             raise ImproperlyConfigured(f"Route {rule!r} is invalid: {exc}") from exc
         self._views[endpoint] = view
+        self._segments.add(url_rule, self.url_map)
         if self._is_static(url_rule):
             by_method = self._static.setdefault(url_rule.rule, {})
             for method in url_rule.methods or ():
@@ -164,6 +168,10 @@ class Router:
             rule = by_method.get(request.method)
             if rule is not None:
                 return rule, {}
+        if self._segments.enabled:
+            found = self._segments.match(path, request.method)
+            if found is not None:
+                return found
         try:
             rule, values = self._adapter.match(path, request.method, return_rule=True)
         except RequestRedirect:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import App, JSONResponse, Request, Response
 from lback_mw.testing import Client
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 
 def _stream() -> Iterator[bytes]:
@@ -117,3 +123,121 @@ def test_a_lone_surrogate_never_breaks_the_response(make: Callable[[], Response]
         assert json.loads(body) == {"t": "a\ud800b"}  # escaped, so the value is exact
     else:
         assert body == b"a?b"
+
+
+# The lean constructor and __call__ of lback_mw's Response against werkzeug's own code
+# on the same object: a werkzeug upgrade that changes either shows up here.
+
+BUILDS: dict[str, tuple[tuple[object, ...], dict[str, object]]] = {
+    "str": (("Hello",), {}),
+    "bytes": ((b"\x00\x01",), {}),
+    "empty str": (("",), {}),
+    "non-ascii": (("caf\u00e9",), {}),
+    "lone surrogate": (("a\ud800b",), {}),
+    "int status": (("x", 404), {}),
+    "HTTPStatus": (("x", HTTPStatus.CREATED), {}),
+    "unnamed status": (("x", 299), {}),
+    "status line": (("x", "201 Made"), {}),
+    "mimetype": ((b"x",), {"mimetype": "application/octet-stream"}),
+    "text mimetype": (("x",), {"mimetype": "text/plain"}),
+    "empty mimetype": (("x",), {"mimetype": ""}),
+    "content_type": (("x",), {"content_type": "text/csv"}),
+    "headers": (("x",), {"headers": {"X-A": "1"}}),
+    "no body": ((), {}),
+    "list body": ((["a", b"b"],), {}),
+    "passthrough": (([b"a"],), {"direct_passthrough": True}),
+}
+
+
+def _state(response: Response) -> dict[str, object]:
+    state = dict(vars(response))
+    state["headers"] = response.headers.to_wsgi_list()
+    return state
+
+
+@pytest.mark.parametrize(("args", "kwargs"), BUILDS.values(), ids=BUILDS.keys())
+def test_construction_matches_werkzeugs(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    theirs = Response.__new__(Response)
+    WerkzeugResponse.__init__(theirs, *args, **kwargs)  # type: ignore[arg-type]
+    assert _state(Response(*args, **kwargs)) == _state(theirs)  # type: ignore[arg-type]
+
+
+class _Closing(list[bytes]):
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+SENDS: dict[str, tuple[Callable[[], Response], str]] = {
+    "plain": (lambda: Response("hello"), "GET"),
+    "json": (lambda: JSONResponse({"a": 1}, status=201), "GET"),
+    "HEAD": (lambda: Response("hello"), "HEAD"),
+    "204": (lambda: Response("", status=204), "GET"),
+    "304": (lambda: Response("x", status=304), "GET"),
+    "101": (lambda: Response(status=101), "GET"),
+    "location": (lambda: Response("x", 302, headers={"Location": "/next"}), "GET"),
+    "lower-case location": (lambda: Response("x", 302, headers={"location": "/n"}), "GET"),
+    "content-location": (lambda: Response("x", headers={"Content-Location": "/c"}), "GET"),
+    "str chunks": (lambda: Response(["a", "\u00e9"]), "GET"),
+    "no content-length": (lambda: _without_length(Response([b"ab", b"c"])), "GET"),
+    "streamed": (lambda: Response(_stream()), "GET"),
+    "closable list": (lambda: Response(_Closing([b"x"])), "GET"),
+    "passthrough": (lambda: Response([b"x"], direct_passthrough=True), "GET"),
+}
+
+
+def _without_length(response: Response) -> Response:
+    del response.headers["Content-Length"]
+    return response
+
+
+def _send(
+    call: Callable[..., Iterable[bytes]], response: Response, method: str
+) -> tuple[object, ...]:
+    environ = EnvironBuilder("/a", method=method, base_url="http://example.test/").get_environ()
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    closed: list[bool] = []
+    body = call(response, environ, lambda status, headers: started.append((status, headers)))
+    chunks = b"".join(body)
+    if hasattr(body, "close"):
+        body.close()
+    return started, chunks, closed, getattr(response.response, "closed", None)
+
+
+@pytest.mark.parametrize(("make", "method"), SENDS.values(), ids=SENDS.keys())
+def test_sending_matches_werkzeugs(make: Callable[[], Response], method: str) -> None:
+    assert _send(Response.__call__, make(), method) == _send(
+        WerkzeugResponse.__call__, make(), method
+    )
+
+
+def _send_raw(response: Response, start: Callable[..., object] = lambda *args: None) -> Any:
+    return response(EnvironBuilder("/").get_environ(), start)  # type: ignore[arg-type]
+
+
+def test_a_response_with_close_callbacks_still_closes() -> None:
+    done: list[str] = []
+    response = Response("x")
+    response.call_on_close(lambda: done.append("closed"))
+    body = _send_raw(response)
+    assert done == []
+    body.close()
+    assert done == ["closed"]
+
+
+def test_a_subclass_overriding_finalisation_is_honoured() -> None:
+    class Tagged(Response):
+        def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
+            headers = super().get_wsgi_headers(environ)
+            headers["X-Tag"] = "1"
+            return headers
+
+    started: list[list[tuple[str, str]]] = []
+    _send_raw(Tagged("x"), lambda status, headers: started.append(headers))
+    assert ("X-Tag", "1") in started[0]
+    assert not Tagged._lean
+    assert Response._lean
+    assert JSONResponse._lean
