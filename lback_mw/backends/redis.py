@@ -158,8 +158,14 @@ class RedisBackend(KeyValueStore, RateLimitStore):
         )
 
     def close(self) -> None:
-        if self._client_or_none is not None:
-            self._client_or_none.close()
+        client = self._client_or_none
+        if client is not None:
+            client.close()
+            # redis-py 5.0.0's close() left a from_url client's pool connected
+            # (5.0.1 fixed it): disconnect it here, the same on every release.
+            pool = getattr(client, "connection_pool", None)
+            if pool is not None:
+                pool.disconnect()
 
     def _client(self) -> Client:
         client = self._client_or_none
