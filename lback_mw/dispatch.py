@@ -227,7 +227,11 @@ class _ViewCall:
         # PERF: a closure, not a method: the innermost call of every request.
         def call_view(request: Request) -> WerkzeugResponse:
             endpoint: str = request.url_rule.endpoint  # type: ignore[union-attr]
-            return make_response(views[endpoint](request, **request.view_args), endpoint)  # type: ignore[arg-type]
+            result = views[endpoint](request, **request.view_args)  # type: ignore[arg-type]
+            # PERF: a view that returned a response needs no make_response call.
+            if isinstance(result, WerkzeugResponse):
+                return result
+            return make_response(result, endpoint)
 
         self.call = call_view
 

@@ -277,8 +277,9 @@ class Response(_WerkzeugResponse):
                 if kind is str
                 else cast(bytes, response)
             )
-            self.headers = Headers()
-            self.headers._list = [
+            # Headers.__new__: its __init__ would only set the empty _list replaced here.
+            self.headers = headers = Headers.__new__(Headers)
+            headers._list = [
                 (
                     "Content-Type",
                     _content_type(self.default_mimetype if mimetype is None else mimetype),
