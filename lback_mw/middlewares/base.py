@@ -1,4 +1,14 @@
-"""The middleware base class and the protocol type checkers see."""
+"""The middleware base class and the protocol type checkers see.
+
+Rules every built-in follows (docs/development.md, "Writing a built-in"):
+
+* An error a built-in raises names its owner first: ``"<ClassName>: <what is
+  wrong>"``, or a sentence with the class as its subject (``"<ClassName> needs a
+  user_loader..."``). ``<ClassName>`` is ``type(self).__name__``, read inside the
+  method, so a project's ``MyCSRF(CSRFMiddleware)`` is named as itself, the class
+  its settings list. Module-level helpers take it as their ``owner: str``
+  parameter; no module keeps the name in a constant.
+"""
 
 from __future__ import annotations
 

@@ -33,7 +33,6 @@ from .base import BaseMiddleware
 
 #: Two weeks, Django's ``SESSION_COOKIE_AGE``.
 DEFAULT_MAX_AGE = 14 * 24 * 3600
-_CLASS = "SessionMiddleware"
 
 _logger = logging.getLogger(__name__)
 _UNPARSED = object()
@@ -195,9 +194,10 @@ class SessionMiddleware(BaseMiddleware):
         config: Settings | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        owner = type(self).__name__
         if max_age is not None and max_age <= 0:
             raise ImproperlyConfigured(
-                f"{_CLASS}: max_age must be a positive number of seconds (default "
+                f"{owner}: max_age must be a positive number of seconds (default "
                 f"{DEFAULT_MAX_AGE}, two weeks), or None for a cookie that ends with the "
                 f"browser session; got {max_age}."
             )
@@ -207,7 +207,7 @@ class SessionMiddleware(BaseMiddleware):
         self.logger = logger or _logger
         self._secure = secure
         self._cookie_options = cookie_options(
-            _CLASS,
+            owner,
             cookie_name,
             path=path,
             domain=domain,
@@ -223,11 +223,11 @@ class SessionMiddleware(BaseMiddleware):
         self.backend: KeyValueStore | None = None
         self._store: Store
         if url:
-            self.backend = _open(url)
-            self._store = BackendStore(self.backend, ttl)
+            self.backend = _open(url, owner)
+            self._store = BackendStore(self.backend, ttl, owner)
         else:
-            keys = signing_keys(_CLASS, secret_key, fallback_keys, config)
-            self._store = SignedCookieStore(keys, ttl)
+            keys = signing_keys(owner, secret_key, fallback_keys, config)
+            self._store = SignedCookieStore(keys, ttl, owner)
 
     def close(self) -> None:
         """Release the store's connections; :meth:`App.close` calls this."""
@@ -316,8 +316,8 @@ class SessionMiddleware(BaseMiddleware):
         )
 
 
-def _open(url: str) -> KeyValueStore:
+def _open(url: str, owner: str) -> KeyValueStore:
     try:
         return open_backend(url, purpose="sessions")
     except ImproperlyConfigured as exc:
-        raise ImproperlyConfigured(f"{_CLASS}: backend: {exc}") from exc
+        raise ImproperlyConfigured(f"{owner}: backend: {exc}") from exc

@@ -8,11 +8,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import lback_mw.middlewares as builtins
-from lback_mw import BaseMiddleware
+from lback_mw import BaseMiddleware, ImproperlyConfigured
 from lback_mw.checks import RECOMMENDED_ORDER, ROLE_NAMES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "middlewares"
@@ -58,6 +59,106 @@ def test_builtin_has_a_page_linked_from_the_overview(name: str) -> None:
 def test_an_old_name_is_the_same_class(old: str, new: str) -> None:
     assert getattr(builtins, old) is getattr(builtins, new)
     assert old in builtins.__all__
+
+
+#: One misconfiguration of each built-in (several where the message is built by a
+#: module-level helper): what its constructor is called with, and the words after
+#: the owner's name that the error must go on with.
+MISCONFIGURED = [
+    pytest.param("AccessLogMiddleware", {"level": "LOUD"}, ": parameter 'level'", id="access-log"),
+    pytest.param("AuthenticationMiddleware", {}, " needs a user_loader", id="auth-no-loader"),
+    pytest.param(
+        "AuthenticationMiddleware",
+        {"user_loader": len, "login_url": "login"},
+        ": login_url",
+        id="auth-login-url",
+    ),
+    pytest.param("CORSMiddleware", {}, ": no origin is allowed", id="cors-no-origin"),
+    pytest.param(
+        "CORSMiddleware",
+        {"allow_origins": ["https://app.example/"]},
+        ": allow_origins entry",
+        id="cors-origin",
+    ),
+    pytest.param("CSRFMiddleware", {"field_name": ""}, ": field_name", id="csrf-field"),
+    pytest.param(
+        "CSRFMiddleware",
+        {"trusted_origins": ["example.com"]},
+        ": trusted origin",
+        id="csrf-trusted-origin",
+    ),
+    pytest.param("CSRFMiddleware", {"cookie_name": "a b"}, ": cookie name", id="csrf-cookie-name"),
+    pytest.param("CompressionMiddleware", {"minimum_size": -1}, ": minimum_size", id="compression"),
+    pytest.param(
+        "CompressionMiddleware",
+        {"content_types": ["*/*"]},
+        ": content_types[0]",
+        id="compression-types",
+    ),
+    pytest.param(
+        "HTTPSRedirectMiddleware", {"exempt_paths": ["/api/"]}, ": exempt_paths", id="https"
+    ),
+    pytest.param("MetricsMiddleware", {"path": "metrics"}, ": parameter 'path'", id="metrics"),
+    pytest.param("MetricsMiddleware", {"token": ""}, ": the scrape token", id="metrics-token"),
+    pytest.param("RateLimitMiddleware", {}, ": no limit is configured", id="ratelimit"),
+    pytest.param(
+        "RateLimitMiddleware", {"limit": "lots"}, ": parameter 'limit'", id="ratelimit-limit"
+    ),
+    pytest.param(
+        "RequestIDMiddleware", {"header_name": "a b"}, ": parameter 'header_name'", id="request-id"
+    ),
+    pytest.param(
+        "SQLAlchemySessionMiddleware", {"db_session": 5}, ": db_session must", id="db-session"
+    ),
+    pytest.param(
+        "SecurityHeadersMiddleware", {"x_frame_options": ""}, ": x_frame_options", id="security"
+    ),
+    pytest.param("SecurityHeadersMiddleware", {"hsts": -1}, ": hsts=-1", id="security-hsts"),
+    pytest.param(
+        "SessionMiddleware", {"cookie_name": "a b"}, ": cookie name", id="session-cookie-name"
+    ),
+    pytest.param("SessionMiddleware", {"backend": "nosuch://"}, ": backend", id="session-backend"),
+    pytest.param("StaticFilesMiddleware", {}, ": no directory", id="static"),
+    pytest.param(
+        "StaticFilesMiddleware",
+        {"url_prefix": "https://cdn.example/"},
+        ": url_prefix",
+        id="static-prefix",
+    ),
+    pytest.param(
+        "TimingMiddleware",
+        {"server_timing_metric": "a b"},
+        ": parameter 'server_timing_metric'",
+        id="timing",
+    ),
+    pytest.param(
+        "TracingMiddleware", {"layer_spans": True}, ": parameter 'layer_spans'", id="tracing"
+    ),
+    pytest.param("TrustedHostMiddleware", {}, ": no allowed hosts", id="trusted-host"),
+    pytest.param(
+        "TrustedHostMiddleware",
+        {"allowed_hosts": ["https://example.com/"]},
+        ": allowed_hosts[0]",
+        id="trusted-host-pattern",
+    ),
+]
+
+
+def test_every_builtin_has_a_misconfiguration_case() -> None:
+    assert {case.values[0] for case in MISCONFIGURED} == set(CLASSES)
+
+
+@pytest.mark.parametrize(("name", "params", "rest"), MISCONFIGURED)
+def test_a_subclass_misconfiguration_error_names_the_subclass(
+    name: str, params: dict[str, Any], rest: str
+) -> None:
+    # A project's MyCSRF(CSRFMiddleware) is what its settings list, so it is what the
+    # message must name: "CSRFMiddleware: ..." would send the reader looking for a
+    # class that is not in their MIDDLEWARES.
+    subclass = type(f"My{name}", (getattr(builtins, name),), {})
+    with pytest.raises(ImproperlyConfigured) as caught:
+        subclass(**params)
+    assert str(caught.value).startswith(f"My{name}{rest}")
 
 
 def test_unknown_name_is_an_attribute_error() -> None:

@@ -33,11 +33,21 @@ KEY = TEST_SETTINGS["SECRET_KEY"]
 SESSION = "lback_mw.middlewares.SessionMiddleware"
 
 
+class ShopSessions(SessionMiddleware):
+    """A project's subclass: errors must name it, the class its settings list."""
+
+
 def build(
-    app_factory: Callable[..., App], settings: dict[str, Any] | None = None, **params: Any
+    app_factory: Callable[..., App],
+    settings: dict[str, Any] | None = None,
+    /,
+    *,
+    middleware: str | type[SessionMiddleware] = SESSION,
+    **params: Any,
 ) -> App:
-    """An app with SessionMiddleware(**params) and views that use the session."""
-    app = app_factory(settings or {}, MIDDLEWARES=[{"class": SESSION, "params": params}])
+    """An app with SessionMiddleware(**params) (or ``middleware``) and views that
+    use the session."""
+    app = app_factory(settings or {}, MIDDLEWARES=[{"class": middleware, "params": params}])
 
     @app.route("/get")
     def get(request: Request) -> dict[str, Any]:
@@ -393,10 +403,11 @@ def test_an_unstorable_value_is_a_type_error_at_assignment(
     assert set_cookies(response) == []  # nothing was stored
 
 
+@pytest.mark.parametrize("backend", [None, "memory://"], ids=["signed-cookie", "memory"])
 def test_a_value_changed_in_place_to_unstorable_is_an_error_at_save(
-    app_factory, client_for, caplog
+    app_factory, client_for, caplog, backend
 ):
-    app = build(app_factory)
+    app = build(app_factory, middleware=ShopSessions, backend=backend)
 
     @app.route("/bad")
     def bad(request: Request) -> str:
@@ -407,7 +418,7 @@ def test_a_value_changed_in_place_to_unstorable_is_an_error_at_save(
     with caplog.at_level(logging.ERROR):
         response = client_for(app).get("/bad")
     assert response.status_code == 500
-    assert "stores sessions as tagged JSON" in caplog.text
+    assert "ShopSessions stores sessions as tagged JSON" in caplog.text
 
 
 def test_secure_follows_the_request_unless_set(app_factory, client_for):

@@ -202,14 +202,14 @@ def test_a_signed_cookie_session_is_always_established(app_factory, client_for):
 def test_a_store_refusing_every_new_id_is_a_loud_error(
     app_factory, client_for, backend_url, monkeypatch, caplog
 ):
-    app = build(app_factory, backend=backend_url)
+    app = build(app_factory, middleware=base.ShopSessions, backend=backend_url)
     backend = app.configured_middleware[0].instance.backend
     monkeypatch.setattr(backend, "add", lambda key, value, ttl: False)
     with caplog.at_level(logging.ERROR):
         response = client_for(app).get("/set?user=ada")
     assert response.status_code == 500
     assert base.set_cookies(response) == []
-    assert "SessionMiddleware: 5 new random session ids were all taken in" in caplog.text
+    assert "ShopSessions: 5 new random session ids were all taken in" in caplog.text
     assert "the store is not honouring add()" in caplog.text
 
 
