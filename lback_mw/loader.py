@@ -22,7 +22,13 @@ from .exceptions import (
 )
 from .injection import Dependencies, bind_arguments
 from .layers import InnerChain, Layer, RouteLayers, SkippedLayer, Style
-from .middlewares.base import HOOK_NAMES, BaseMiddleware, declared_attributes, overridden_hooks
+from .middlewares.base import (
+    HOOK_NAMES,
+    BaseMiddleware,
+    declared_attributes,
+    other_name_error,
+    overridden_hooks,
+)
 from .paths import PathScope, scope_for
 from .routing import RouteMiddleware
 
@@ -352,6 +358,11 @@ def instantiate(
     """
     where = f"{label} ({path!r})"
     owner = factory if isinstance(factory, type) else None
+    if owner is not None:
+        # Before binding, whose "unknown parameter" would only guess at the new name.
+        error = other_name_error(owner, params)
+        if error is not None:
+            raise ImproperlyConfigured(f"{where}: {error}")
     if owner is not None and issubclass(owner, BaseMiddleware):
         _check_declared_params(owner, params, where)
     django = style == "django"

@@ -71,7 +71,7 @@ class CORSMiddleware(BaseMiddleware):
                 raise ImproperlyConfigured(
                     f"{owner}: no origin is allowed. Give the sites whose pages may call "
                     "this app: params {'allow_origins': ['https://app.example.com']}, or "
-                    "allow_origin_regex, or the CORS_ALLOWED_ORIGINS setting ('*' allows "
+                    "allow_origin_regex, or the CORS_ALLOW_ORIGINS setting ('*' allows "
                     "every site, without credentials)."
                 )
             raise MiddlewareNotUsed("allow_origins is empty, so CORS is off")
@@ -217,7 +217,7 @@ def _origins_from(
     """The configured origins: the parameter, else the setting; ``None`` if neither is set."""
     if allow_origins is not None:
         return _as_list(allow_origins)
-    from_settings = None if config is None else config.CORS_ALLOWED_ORIGINS
+    from_settings = None if config is None else config.CORS_ALLOW_ORIGINS
     if from_settings is None:
         return None
     return _as_list(from_settings)

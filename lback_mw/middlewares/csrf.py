@@ -231,7 +231,7 @@ class CSRFMiddleware(BaseMiddleware):
         cookie_secure: bool | None = None,
         cookie_samesite: str = "Lax",
         secret_key: str | None = None,
-        fallback_keys: list[str] | None = None,
+        secret_key_fallbacks: list[str] | None = None,
         config: Settings | None = None,
         template_renderer: TemplateRenderer | None = None,
         logger: logging.Logger | None = None,
@@ -266,7 +266,7 @@ class CSRFMiddleware(BaseMiddleware):
             samesite=cookie_samesite,
         )
         self._signer = Signer(
-            signing_keys(owner, secret_key, fallback_keys, config), salt=SIGNING_SALT
+            signing_keys(owner, secret_key, secret_key_fallbacks, config), salt=SIGNING_SALT
         )
         self.logger = logger or _logger
         template_globals = getattr(template_renderer, "globals", None)
