@@ -22,9 +22,9 @@ ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 
 # A front-end dev server (npm run dev) may call the API from its own origin, with
 # the user's cookies: CORS lets its scripts read the answers, and CSRF accepts its
-# POSTs (with a token). In production set LBACK_CORS_ALLOWED_ORIGINS to the real
+# POSTs (with a token). In production set LBACK_CORS_ALLOW_ORIGINS to the real
 # front-end origins, or to "" to turn CORS off, and LBACK_CSRF_TRUSTED_ORIGINS alike.
-CORS_ALLOWED_ORIGINS = ["http://localhost:3000"]
+CORS_ALLOW_ORIGINS = ["http://localhost:3000"]
 CSRF_TRUSTED_ORIGINS = ["http://localhost:3000"]
 
 # In the recommended order, outermost first (see docs/middlewares/index.md);
@@ -59,7 +59,7 @@ MIDDLEWARES = [
     },
     "lback_mw.middlewares.TrustedHostMiddleware",
     {
-        # Origins come from CORS_ALLOWED_ORIGINS above.
+        # Origins come from CORS_ALLOW_ORIGINS above.
         "class": "lback_mw.middlewares.CORSMiddleware",
         "params": {
             "allow_credentials": True,

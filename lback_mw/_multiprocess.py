@@ -18,7 +18,7 @@ MULTIPROC_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 SPACE_PER_PROCESS = 4 << 20
 
 
-def check_multiprocess_dir(path: str, processes: int = 1, owner: str = "MetricsMiddleware") -> None:
+def check_multiprocess_dir(path: str, processes: int = 1, *, owner: str) -> None:
     """Refuse a ``PROMETHEUS_MULTIPROC_DIR`` that is missing, read-only or too full.
 
     prometheus-client writes through memory-mapped files: when the file system is

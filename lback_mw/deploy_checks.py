@@ -158,10 +158,9 @@ def check_secure_cookies(app: App, workers: int) -> list[CheckMessage]:
     redirected = any(role == "https_redirect" for _, role in _roles(app))
     messages = []
     for layer, role in _roles(app):
-        param = {"session": "secure", "csrf": "cookie_secure"}.get(role or "")
-        if param is None:
+        if role not in ("session", "csrf"):
             continue
-        value = layer.params.get(param)
+        value = layer.params.get("cookie_secure")
         if value is True or (value is None and redirected):
             continue
         why = (
@@ -172,9 +171,9 @@ def check_secure_cookies(app: App, workers: int) -> list[CheckMessage]:
         messages.append(
             CheckMessage(
                 "lback.W008",
-                f"{layer_name(layer)}: its cookie is sent without Secure ({param!r} {why}), so "
-                f"it travels over plain http where it can be read. Set the param {param!r} "
-                "to True.",
+                f"{layer_name(layer)}: its cookie is sent without Secure ('cookie_secure' "
+                f"{why}), so it travels over plain http where it can be read. Set the param "
+                "'cookie_secure' to True.",
             )
         )
     return messages

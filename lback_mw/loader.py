@@ -22,7 +22,13 @@ from .exceptions import (
 )
 from .injection import Dependencies, bind_arguments
 from .layers import InnerChain, Layer, RouteLayers, SkippedLayer, Style
-from .middlewares.base import HOOK_NAMES, BaseMiddleware, declared_attributes, overridden_hooks
+from .middlewares.base import (
+    HOOK_NAMES,
+    BaseMiddleware,
+    declared_attributes,
+    other_name_error,
+    overridden_hooks,
+)
 from .paths import PathScope, scope_for
 from .routing import RouteMiddleware
 
@@ -232,7 +238,7 @@ def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
         positional = _positional_names(cls.__call__)[1:]
         if len(positional) != 1:
             raise ImproperlyConfigured(
-                f"{where}: {cls.__qualname__} takes get_response, so it is a Django-style "
+                f"{where}: {cls.__name__} takes get_response, so it is a Django-style "
                 f"middleware, whose __call__ takes (request); got ({', '.join(positional)}). "
                 "Call self.get_response(request) inside it to run the rest of the chain."
             )
@@ -257,7 +263,7 @@ def classify(cls: type, where: str) -> tuple[Style, tuple[str, ...]]:
                 "is applied around the whole app."
             )
         raise ImproperlyConfigured(
-            f"{where}: {cls.__qualname__} implements no middleware hook. Define at least "
+            f"{where}: {cls.__name__} implements no middleware hook. Define at least "
             "one of process_request, process_view, process_response, process_exception, "
             "or dispatch(request, call_next), or write it in Django's shape "
             "(__init__(self, get_response) and __call__(self, request)); or subclass "
@@ -274,7 +280,7 @@ def _call_next_method(cls: type, where: str) -> str | None:
         name = "__call__"
     else:
         return None
-    check_call_next_signature(getattr(cls, name), f"{cls.__qualname__}.{name}", where, True)
+    check_call_next_signature(getattr(cls, name), f"{cls.__name__}.{name}", where, True)
     return name
 
 
@@ -318,7 +324,7 @@ def _is_wsgi_middleware(cls: type) -> bool:
 
 def _refuse_coroutines(cls: type, hooks: Sequence[str], where: str) -> None:
     for name in hooks:
-        refuse_async(getattr(cls, name), where, f"{cls.__qualname__}.{name}")
+        refuse_async(getattr(cls, name), where, f"{cls.__name__}.{name}")
 
 
 def _check_declared_params(cls: type, params: Mapping[str, Any], where: str) -> None:
@@ -331,7 +337,7 @@ def _check_declared_params(cls: type, params: Mapping[str, Any], where: str) -> 
         if key not in names:
             raise ImproperlyConfigured(
                 f"{where}: unknown parameter {key!r} in params.{did_you_mean(key, names)} "
-                f"{cls.__qualname__} has no __init__ of its own, so params may only set "
+                f"{cls.__name__} has no __init__ of its own, so params may only set "
                 f"the attributes it declares: {', '.join(names) or 'none'}. Declare it on "
                 f"the class (e.g. {key}: str = '...') or give the class an __init__."
             )
@@ -352,6 +358,11 @@ def instantiate(
     """
     where = f"{label} ({path!r})"
     owner = factory if isinstance(factory, type) else None
+    if owner is not None:
+        # Before binding, whose "unknown parameter" would only guess at the new name.
+        error = other_name_error(owner, params)
+        if error is not None:
+            raise ImproperlyConfigured(f"{where}: {error}")
     if owner is not None and issubclass(owner, BaseMiddleware):
         _check_declared_params(owner, params, where)
     django = style == "django"

@@ -30,6 +30,17 @@ from ._env import Provenance, locate, sources, tracing
 from .exceptions import ImproperlyConfigured, did_you_mean
 
 YAML_SUFFIXES = (".yaml", ".yml")
+#: Former setting names, refused with the one to write: old name -> (new name,
+#: the release that renamed it, why). A built-in's setting is its component's
+#: prefix and the parameter it stands for, upper-cased (``CSRF_TRUSTED_ORIGINS``
+#: for ``trusted_origins``); these broke that rule.
+RENAMED_SETTINGS = {
+    "CORS_ALLOWED_ORIGINS": (
+        "CORS_ALLOW_ORIGINS",
+        "0.1.0",
+        "after CORSMiddleware's allow_origins (CORS_ALLOWED_ORIGINS is django-cors-headers' name)",
+    ),
+}
 #: Suffixes of files people put settings in that we do not read; named in the error.
 _OTHER_FILE_SUFFIXES = (".json", ".toml", ".ini", ".cfg", ".env", ".txt", ".conf")
 
@@ -65,7 +76,7 @@ class Settings(BaseSettings):
     SESSION_BACKEND: str | None = None
     #: Origins CORSMiddleware allows when its ``allow_origins`` is not given
     #: (``["https://app.example.com"]``, ``["*"]``); ``None``: none configured.
-    CORS_ALLOWED_ORIGINS: list[str] | None = None
+    CORS_ALLOW_ORIGINS: list[str] | None = None
     #: The bearer token MetricsMiddleware's endpoint asks for when its ``token`` is
     #: not given; ``None`` leaves the endpoint open (``lback-mw check --deploy`` warns).
     METRICS_TOKEN: str | None = None
@@ -147,6 +158,12 @@ class Settings(BaseSettings):
                 if ENV_PREFIX + name in os.environ
                 else ""
             )
+            if name in RENAMED_SETTINGS:
+                new, release, why = RENAMED_SETTINGS[name]
+                raise ValueError(
+                    f"setting {name!r}{origin} was renamed to {new!r} in {release}, {why}. "
+                    f"Write {new} ({ENV_PREFIX}{new} in the environment)."
+                )
             if not (name.isupper() and name.isidentifier()):
                 raise ValueError(
                     f"setting {name!r}{origin} is not an upper-case name; settings are "

@@ -30,7 +30,7 @@ PRODUCTION: dict[str, Any] = {
         {"class": "lback_mw.middlewares.SecurityHeadersMiddleware", "params": {"hsts": 31536000}},
         "lback_mw.middlewares.TrustedHostMiddleware",
         "lback_mw.middlewares.HTTPSRedirectMiddleware",
-        {"class": "lback_mw.middlewares.SessionMiddleware", "params": {"secure": True}},
+        {"class": "lback_mw.middlewares.SessionMiddleware", "params": {"cookie_secure": True}},
         "lback_mw.middlewares.CSRFMiddleware",
         {"class": "lback_mw.middlewares.RateLimitMiddleware", "params": {"limit": "9/minute"}},
     ],
@@ -139,12 +139,12 @@ def test_a_production_configuration_passes() -> None:
                     *without("SessionMiddleware"),
                     {
                         "class": "lback_mw.middlewares.SessionMiddleware",
-                        "params": {"secure": False},
+                        "params": {"cookie_secure": False},
                     },
                 ]
             },
             "lback.W008",
-            "its cookie is sent without Secure ('secure' is False)",
+            "its cookie is sent without Secure ('cookie_secure' is False)",
             id="session cookie not secure",
         ),
         pytest.param(

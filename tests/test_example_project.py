@@ -523,7 +523,7 @@ def test_production_settings_from_the_environment(
 ) -> None:
     monkeypatch.setenv("LBACK_DEBUG", "0")
     monkeypatch.setenv("LBACK_SECRET_KEY", "a-long-random-production-secret-key-from-env")
-    monkeypatch.setenv("LBACK_CORS_ALLOWED_ORIGINS", "")
+    monkeypatch.setenv("LBACK_CORS_ALLOW_ORIGINS", "")
     app = create_app(SETTINGS_MODULE)
     try:
         assert app.settings.DEBUG is False

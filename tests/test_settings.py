@@ -153,20 +153,52 @@ def test_a_dict_setting_from_the_environment_must_be_a_json_object(
     assert load_settings({"DEBUG": True}).DEPENDENCIES == {"cache": "myproject.cache.make_cache"}
 
 
-def test_cors_allowed_origins_follows_the_same_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cors_allow_origins_follows_the_same_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     # A project setting, read by CORSMiddleware: comma-separated or JSON alike.
     cors = "lback_mw.middlewares.CORSMiddleware"
     for value in (
         "https://a.example,https://b.example",
         '["https://a.example", "https://b.example"]',
     ):
-        monkeypatch.setenv("LBACK_CORS_ALLOWED_ORIGINS", value)
+        monkeypatch.setenv("LBACK_CORS_ALLOW_ORIGINS", value)
         app = create_app({"DEBUG": True, "MIDDLEWARES": [cors]})
         app.route("/")(lambda request: "ok")
         for origin in ("https://a.example", "https://b.example"):
             response = app.test_client().get("/", headers={"Origin": origin})
             assert response.headers["Access-Control-Allow-Origin"] == origin
         app.close()
+
+
+RENAMED = (
+    "was renamed to 'CORS_ALLOW_ORIGINS' in 0.1.0, after CORSMiddleware's allow_origins "
+    "(CORS_ALLOWED_ORIGINS is django-cors-headers' name). Write CORS_ALLOW_ORIGINS "
+    "(LBACK_CORS_ALLOW_ORIGINS in the environment)."
+)
+
+
+def test_the_former_cors_setting_is_refused_in_a_dict() -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings({"DEBUG": True, "CORS_ALLOWED_ORIGINS": ["https://a.example"]})
+    assert str(info.value) == f"Invalid settings dict: setting 'CORS_ALLOWED_ORIGINS' {RENAMED}"
+
+
+def test_the_former_cors_setting_is_refused_in_yaml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "settings.yaml", "DEBUG: true\nCORS_ALLOWED_ORIGINS: ['*']\n")
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings(path)
+    assert f"settings.yaml': setting 'CORS_ALLOWED_ORIGINS' {RENAMED}" in str(info.value)
+
+
+def test_the_former_cors_setting_is_refused_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LBACK_CORS_ALLOWED_ORIGINS", "https://a.example")
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings({"DEBUG": True})
+    assert str(info.value).endswith(
+        "setting 'CORS_ALLOWED_ORIGINS' (from environment variable "
+        f"LBACK_CORS_ALLOWED_ORIGINS) {RENAMED}"
+    )
 
 
 def test_lback_settings_itself_is_not_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:

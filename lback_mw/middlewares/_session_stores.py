@@ -26,8 +26,6 @@ KEY_PREFIX = "session:"
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 _ID_ATTEMPTS = 5
 
-
-_CLASS = "SessionMiddleware"
 # The middleware's logger: what operators filter on, wherever the code lives.
 _logger = logging.getLogger("lback_mw.middlewares.session")
 
@@ -54,10 +52,11 @@ class SignedCookieStore:
 
     creates_records = False
 
-    def __init__(self, keys: list[str], max_age: int) -> None:
+    def __init__(self, keys: list[str], max_age: int, owner: str) -> None:
         # itsdangerous signs with the last key and verifies with any of them.
-        self._serializer = URLSafeTimedSerializer(keys, salt=SIGNING_SALT, serializer=_JSON)
+        self._serializer = URLSafeTimedSerializer(keys, salt=SIGNING_SALT, serializer=_JSON(owner))
         self._max_age = max_age
+        self._owner = owner
         # PERF: verifying a cookie costs ~15 us in itsdangerous (key derivation,
         # HMAC and base64 in Python, per key), and a browser sends the same cookie
         # on every request until the session changes. Cookies that verified are
@@ -85,7 +84,7 @@ class SignedCookieStore:
         with self._verified_lock:
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 del self._verified[next(iter(self._verified))]  # the oldest entry
-            self._verified[cookie] = (signed_at.timestamp(), dumps(loaded))
+            self._verified[cookie] = (signed_at.timestamp(), dumps(loaded, self._owner))
         return loaded, None
 
     def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str:
@@ -100,9 +99,10 @@ class BackendStore:
 
     creates_records = True
 
-    def __init__(self, backend: KeyValueStore, ttl: int) -> None:
+    def __init__(self, backend: KeyValueStore, ttl: int, owner: str) -> None:
         self.backend = backend
         self._ttl = ttl
+        self._owner = owner
 
     def load(self, cookie: str) -> tuple[dict[str, Any], str | None]:
         # Anything that is not one of our ids never reaches the store.
@@ -120,7 +120,7 @@ class BackendStore:
         return (data, cookie) if isinstance(data, dict) else ({}, None)
 
     def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str | None:
-        value = dumps(data).encode()
+        value = dumps(data, self._owner).encode()
         if key is not None and not new_key:
             # Not set(): a session deleted since this request loaded it (a logout, a
             # rotation on login in another tab) must stay deleted, not come back.
@@ -133,7 +133,7 @@ class BackendStore:
                 self.discard(key)
                 return candidate
         raise RuntimeError(
-            f"{_CLASS}: {_ID_ATTEMPTS} new random session ids were all taken in "
+            f"{self._owner}: {_ID_ATTEMPTS} new random session ids were all taken in "
             f"{self.backend.url}; the store is not honouring add()."
         )
 
@@ -147,18 +147,20 @@ class _JSON:
 
     loads = staticmethod(_tagged_json.loads)
 
-    @staticmethod
-    def dumps(data: dict[str, Any]) -> str:
-        return dumps(data)
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+
+    def dumps(self, data: dict[str, Any]) -> str:
+        return dumps(data, self._owner)
 
 
-def dumps(data: dict[str, Any]) -> str:
-    """Session data as tagged JSON, or a TypeError naming the middleware."""
+def dumps(data: dict[str, Any], owner: str) -> str:
+    """Session data as tagged JSON, or a TypeError naming the middleware, ``owner``."""
     # Assignment checked each value; this catches one changed in place since
     # (session["cart"].append(object())).
     try:
         return _tagged_json.dumps(data)
     except (TypeError, ValueError) as exc:
         raise TypeError(
-            f"{_CLASS} stores sessions as tagged JSON and cannot store this session: {exc}."
+            f"{owner} stores sessions as tagged JSON and cannot store this session: {exc}."
         ) from exc

@@ -43,8 +43,6 @@ DEFAULT_SESSION_KEY = "_auth_user_id"
 _PAGE_OR_JSON = ("text/html", "application/json")
 # What a path may keep unescaped in the ``next`` parameter (RFC 3986 pchar and "/").
 
-_CLASS = "AuthenticationMiddleware"
-
 
 class AuthenticationMiddleware(BaseMiddleware):
     """Set ``request.user`` on every request; guard ``protected_paths``.
@@ -66,17 +64,18 @@ class AuthenticationMiddleware(BaseMiddleware):
         login_url: str | None = None,
         config: Settings | None = None,
     ) -> None:
+        owner = type(self).__name__
         if bearer is None:
             bearer = token_loader is not None
         if bearer and token_loader is None:
             raise ImproperlyConfigured(
-                f"{_CLASS}: bearer is true but there is no token_loader to look tokens up. "
+                f"{owner}: bearer is true but there is no token_loader to look tokens up. "
                 "Provide a dependency named 'token_loader' (a function token_loader(token: "
                 "str) returning the user or None), or drop bearer."
             )
         if user_loader is None and not bearer:
             raise ImproperlyConfigured(
-                f"{_CLASS} needs a user_loader: a function user_loader(user_id: str) that "
+                f"{owner} needs a user_loader: a function user_loader(user_id: str) that "
                 "returns the user with that id, or None. Provide it by name, one of: "
                 "DEPENDENCIES = {'user_loader': 'myapp.auth.make_user_loader'} in settings "
                 "(a factory returning the function; its own parameters, such as db_session, "
@@ -86,25 +85,28 @@ class AuthenticationMiddleware(BaseMiddleware):
                 "provide a token_loader instead."
             )
         if not session_key:
-            raise ImproperlyConfigured(f"{_CLASS}: session_key must not be empty.")
+            raise ImproperlyConfigured(f"{owner}: session_key must not be empty.")
         #: Loads the session's user; ``None`` when only bearer tokens are accepted.
-        self.user_loader = _function(user_loader, "user_loader", "user_id")
+        self.user_loader = _function(owner, user_loader, "user_loader", "user_id")
         #: Loads a bearer token's user; ``None`` when bearer tokens are not accepted.
-        self.token_loader = _function(token_loader, "token_loader", "token") if bearer else None
+        self.token_loader = (
+            _function(owner, token_loader, "token_loader", "token") if bearer else None
+        )
         self.session_key = session_key
+        self._needs_session = f"{owner} reads the user from request.session"
         self._state = AuthState(self.user_loader, session_key)
         if login_url is None:
             login_url = "/login" if config is None else config.LOGIN_URL
-        self.login_url = _check_login_url(login_url)
+        self.login_url = _check_login_url(login_url, owner)
         # A login page under a protected path must stay reachable, or nobody can log in.
         parts = urlsplit(login_url)
         self._login_path = None if parts.netloc else parts.path
         self._login_separator = "&" if parts.query else "?"
         self._protected = compile_option_paths(
-            protected_paths, f"{_CLASS}: protected_paths", bare_was_prefix=True
+            protected_paths, f"{owner}: protected_paths", bare_was_prefix=True
         )
         self._api = compile_option_paths(
-            api_prefixes, f"{_CLASS}: api_prefixes", bare_was_prefix=True
+            api_prefixes, f"{owner}: api_prefixes", bare_was_prefix=True
         )
         challenges = []
         if self.token_loader is not None:
@@ -127,7 +129,7 @@ class AuthenticationMiddleware(BaseMiddleware):
         if self.user_loader is None:
             user: Any = ANONYMOUS
         else:
-            session = require_session(request, f"{_CLASS} reads the user from request.session")
+            session = require_session(request, self._needs_session)
             if not protected:
                 request.user = _lazy(self._session_user, session, request)
                 return None
@@ -231,25 +233,25 @@ def _bearer_error(description: str) -> str:
     return f'Bearer error="invalid_token", error_description="{description}"'
 
 
-def _function(value: Loader | str | None, name: str, argument: str) -> Loader | None:
+def _function(owner: str, value: Loader | str | None, name: str, argument: str) -> Loader | None:
     """The loader itself, imported first when ``params`` named it by dotted path."""
     if isinstance(value, str):
-        value = import_object(value, f"{_CLASS}: {name} {value!r}")
+        value = import_object(value, f"{owner}: {name} {value!r}")
     if value is not None and not callable(value):
         raise ImproperlyConfigured(
-            f"{_CLASS}: {name} is a {type(value).__name__} ({value!r:.60}), not a function "
+            f"{owner}: {name} is a {type(value).__name__} ({value!r:.60}), not a function "
             f"{name}({argument}: str) returning the user or None. A DEPENDENCIES entry "
             "naming a factory provides what the factory returns: return the function."
         )
     return value
 
 
-def _check_login_url(url: str) -> str:
+def _check_login_url(url: str, owner: str) -> str:
     if url.startswith("/") and not url.startswith("//"):
         return url
     if urlsplit(url).scheme in ("http", "https"):
         return url
     raise ImproperlyConfigured(
-        f"{_CLASS}: login_url (or the LOGIN_URL setting) must be a path starting with "
+        f"{owner}: login_url (or the LOGIN_URL setting) must be a path starting with "
         f"one '/', like '/login', or an http(s) URL; got {url!r}."
     )

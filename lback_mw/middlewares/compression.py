@@ -110,13 +110,13 @@ def _brotli_codec(quality: int) -> _Codec | None:
     return _Codec("br", functools.partial(brotli.compress, quality=quality), start)
 
 
-def _check_int(name: str, value: int, low: int, high: int | None, meaning: str) -> None:
+def _check_int(owner: str, name: str, value: int, low: int, high: int | None, meaning: str) -> None:
     in_range = isinstance(value, int) and value >= low and (high is None or value <= high)
     if in_range and not isinstance(value, bool):
         return
     limits = f"from {low} to {high}" if high is not None else f"of at least {low}"
     raise ImproperlyConfigured(
-        f"CompressionMiddleware: {name} must be an integer {limits} ({meaning}), got {value!r}."
+        f"{owner}: {name} must be an integer {limits} ({meaning}), got {value!r}."
     )
 
 
@@ -143,11 +143,16 @@ class CompressionMiddleware(BaseMiddleware):
         content_types: Sequence[str] = DEFAULT_CONTENT_TYPES,
         brotli: bool = True,
     ) -> None:
-        _check_int("minimum_size", minimum_size, 0, None, "a body length in bytes")
-        _check_int("compresslevel", compresslevel, 1, 9, "1 is fastest, 9 smallest; 6 is usual")
-        _check_int("brotli_quality", brotli_quality, 0, 11, "0 is fastest, 11 smallest; 4 is usual")
+        owner = type(self).__name__
+        _check_int(owner, "minimum_size", minimum_size, 0, None, "a body length in bytes")
+        _check_int(
+            owner, "compresslevel", compresslevel, 1, 9, "1 is fastest, 9 smallest; 6 is usual"
+        )
+        _check_int(
+            owner, "brotli_quality", brotli_quality, 0, 11, "0 is fastest, 11 smallest; 4 is usual"
+        )
         self.minimum_size = minimum_size
-        self._exact, self._any_subtype, self._suffixes = _parse_content_types(content_types)
+        self._exact, self._any_subtype, self._suffixes = _parse_content_types(owner, content_types)
         gzip = _gzip_codec(compresslevel)
         brotli_codec = _brotli_codec(brotli_quality) if brotli else None
         # Brotli first: on equal q-values the earlier coding wins (see _negotiate).
@@ -247,12 +252,12 @@ def _no_transform(headers: Headers) -> bool:
 
 
 def _parse_content_types(
-    patterns: Sequence[str],
+    owner: str, patterns: Sequence[str]
 ) -> tuple[frozenset[str], frozenset[str], frozenset[tuple[str, str]]]:
     """Split the patterns into exact types, ``type/*`` types and ``(type, suffix)`` pairs."""
     if isinstance(patterns, str) or not patterns:
         raise ImproperlyConfigured(
-            f"CompressionMiddleware: content_types must be a non-empty list of media types, got "
+            f"{owner}: content_types must be a non-empty list of media types, got "
             f"{patterns!r}. Write e.g. ['text/*', 'application/json'], or leave it out for "
             "the default list."
         )
@@ -263,7 +268,7 @@ def _parse_content_types(
         match = _PATTERN.fullmatch(pattern.strip().lower()) if isinstance(pattern, str) else None
         if match is None:
             raise ImproperlyConfigured(
-                f"CompressionMiddleware: content_types[{index}] {pattern!r} is not a media type "
+                f"{owner}: content_types[{index}] {pattern!r} is not a media type "
                 "pattern. Write 'type/subtype' (application/json), 'type/*' (text/*) or "
                 "'type/*+suffix' (application/*+json); '*/*' is not allowed, since images "
                 "and archives are compressed already."
@@ -271,7 +276,7 @@ def _parse_content_types(
         main, subtype = match["type"], match["subtype"]
         if f"{main}/{subtype}" == EVENT_STREAM:
             raise ImproperlyConfigured(
-                f"CompressionMiddleware: content_types[{index}] {pattern!r}: server-sent "
+                f"{owner}: content_types[{index}] {pattern!r}: server-sent "
                 "events are never compressed (a compressing proxy or client would hold "
                 "events back); remove it from content_types."
             )

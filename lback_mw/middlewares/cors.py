@@ -32,7 +32,6 @@ SAFELISTED_HEADERS = frozenset({"accept", "accept-language", "content-language",
 
 _ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 _PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-_NAME = "CORSMiddleware"
 
 
 class CORSMiddleware(BaseMiddleware):
@@ -57,42 +56,43 @@ class CORSMiddleware(BaseMiddleware):
         max_age: int | None = 600,
         config: Settings | None = None,
     ) -> None:
+        owner = type(self).__name__
         origins = _origins_from(allow_origins, config)
         self._allow_all = origins is not None and "*" in origins
         if origins is not None and self._allow_all:
-            _check_star_alone(origins, allow_origin_regex, allow_credentials)
+            _check_star_alone(owner, origins, allow_origin_regex, allow_credentials)
             origins = []  # "*" alone, as just checked; nothing to look up
-        self._origins = frozenset(_normalise_origin(origin) for origin in origins or ())
-        self._regex = _compile_regex(allow_origin_regex)
+        self._origins = frozenset(_normalise_origin(owner, origin) for origin in origins or ())
+        self._regex = _compile_regex(owner, allow_origin_regex)
         if allow_credentials:
-            _check_no_open_door(self._origins, self._regex)
+            _check_no_open_door(owner, self._origins, self._regex)
         if not self._allow_all and not self._origins and self._regex is None:
             if origins is None:
                 raise ImproperlyConfigured(
-                    f"{_NAME}: no origin is allowed. Give the sites whose pages may call "
+                    f"{owner}: no origin is allowed. Give the sites whose pages may call "
                     "this app: params {'allow_origins': ['https://app.example.com']}, or "
-                    "allow_origin_regex, or the CORS_ALLOWED_ORIGINS setting ('*' allows "
+                    "allow_origin_regex, or the CORS_ALLOW_ORIGINS setting ('*' allows "
                     "every site, without credentials)."
                 )
             raise MiddlewareNotUsed("allow_origins is empty, so CORS is off")
 
-        methods = _tokens(allow_methods, "allow_methods")
+        methods = _tokens(owner, allow_methods, "allow_methods")
         self._all_methods = "*" in methods
         self._methods = frozenset({*SAFELISTED_METHODS, *(m.upper() for m in methods)})
-        headers = _tokens(allow_headers, "allow_headers")
+        headers = _tokens(owner, allow_headers, "allow_headers")
         self._all_headers = "*" in headers
         self._headers = SAFELISTED_HEADERS | {h.lower() for h in headers}
-        exposed = _tokens(expose_headers, "expose_headers")
+        exposed = _tokens(owner, expose_headers, "expose_headers")
         if "*" in exposed and allow_credentials:
             raise ImproperlyConfigured(
-                f"{_NAME}: expose_headers='*' does nothing with allow_credentials=True "
+                f"{owner}: expose_headers='*' does nothing with allow_credentials=True "
                 "(browsers then read '*' as a header literally named '*'). List the "
                 "response headers the other site's scripts may read, e.g. "
                 "expose_headers=['X-Request-ID', 'Content-Range']."
             )
         if max_age is not None and max_age < 0:
             raise ImproperlyConfigured(
-                f"{_NAME}: max_age must be a number of seconds >= 0, or None to send no "
+                f"{owner}: max_age must be a number of seconds >= 0, or None to send no "
                 f"Access-Control-Max-Age (browsers then cache preflights for 5 s); got {max_age}."
             )
 
@@ -217,16 +217,16 @@ def _origins_from(
     """The configured origins: the parameter, else the setting; ``None`` if neither is set."""
     if allow_origins is not None:
         return _as_list(allow_origins)
-    from_settings = None if config is None else config.CORS_ALLOWED_ORIGINS
+    from_settings = None if config is None else config.CORS_ALLOW_ORIGINS
     if from_settings is None:
         return None
     return _as_list(from_settings)
 
 
-def _check_star_alone(origins: list[str], regex: str | None, credentials: bool) -> None:
+def _check_star_alone(owner: str, origins: list[str], regex: str | None, credentials: bool) -> None:
     if credentials:
         raise ImproperlyConfigured(
-            f"{_NAME}: allow_origins='*' cannot be combined with allow_credentials=True. "
+            f"{owner}: allow_origins='*' cannot be combined with allow_credentials=True. "
             "Browsers refuse 'Access-Control-Allow-Origin: *' on requests that carry "
             "cookies, and echoing any origin instead would let every site on the web "
             "read your users' data with their cookies. List the origins that need "
@@ -236,7 +236,7 @@ def _check_star_alone(origins: list[str], regex: str | None, credentials: bool) 
     if len(origins) > 1 or regex is not None:
         other = "allow_origin_regex" if regex is not None else f"the other origins {origins}"
         raise ImproperlyConfigured(
-            f"{_NAME}: allow_origins='*' already allows every origin, so {other} would "
+            f"{owner}: allow_origins='*' already allows every origin, so {other} would "
             "never be consulted. Keep only '*', or remove '*' to allow just the others."
         )
 
@@ -246,12 +246,12 @@ def _check_star_alone(origins: list[str], regex: str | None, credentials: bool) 
 _FOREIGN_ORIGINS = ("https://attacker.invalid", "http://attacker.invalid")
 
 
-def _check_no_open_door(origins: frozenset[str], regex: re.Pattern[str] | None) -> None:
+def _check_no_open_door(owner: str, origins: frozenset[str], regex: re.Pattern[str] | None) -> None:
     """Refuse, with credentials, the other spellings of '*': the null origin and a
     catch-all regex, each of which lets any site read responses with cookies."""
     if "null" in origins:
         raise ImproperlyConfigured(
-            f"{_NAME}: allow_origins lists 'null' together with allow_credentials=True. "
+            f"{owner}: allow_origins lists 'null' together with allow_credentials=True. "
             "Any site can send 'Origin: null' (from a sandboxed iframe), so this would let "
             "every site on the web read your users' data with their cookies. Remove 'null', "
             "or set allow_credentials=False."
@@ -261,14 +261,14 @@ def _check_no_open_door(origins: frozenset[str], regex: re.Pattern[str] | None) 
     for probe in _FOREIGN_ORIGINS:
         if regex.fullmatch(probe):
             raise ImproperlyConfigured(
-                f"{_NAME}: allow_origin_regex {regex.pattern!r} matches {probe!r}, so with "
+                f"{owner}: allow_origin_regex {regex.pattern!r} matches {probe!r}, so with "
                 "allow_credentials=True it would let any site read your users' data with "
                 "their cookies. Match only your own sites, e.g. "
                 r"r'https://[a-z0-9-]+\.example\.com'."
             )
 
 
-def _normalise_origin(origin: str) -> str:
+def _normalise_origin(owner: str, origin: str) -> str:
     """Check an origin as a browser would send it and return it lower-cased.
 
     Browsers send ``scheme://host[:port]``, lower-case and without a default
@@ -276,7 +276,7 @@ def _normalise_origin(origin: str) -> str:
     """
     if origin == "null":
         return origin
-    where = f"{_NAME}: allow_origins entry {origin!r}"
+    where = f"{owner}: allow_origins entry {origin!r}"
     if "*" in origin:
         raise ImproperlyConfigured(
             f"{where}: wildcards do not work inside an origin. Use allow_origin_regex, "
@@ -316,24 +316,24 @@ def _normalise_origin(origin: str) -> str:
     return expected
 
 
-def _compile_regex(pattern: str | None) -> re.Pattern[str] | None:
+def _compile_regex(owner: str, pattern: str | None) -> re.Pattern[str] | None:
     if pattern is None:
         return None
     try:
         return re.compile(pattern)
     except re.error as exc:
         raise ImproperlyConfigured(
-            f"{_NAME}: allow_origin_regex {pattern!r} does not compile: {exc}. It must "
+            f"{owner}: allow_origin_regex {pattern!r} does not compile: {exc}. It must "
             r"match whole origins, e.g. r'https://[a-z0-9-]+\.example\.com'."
         ) from exc
 
 
-def _tokens(value: Sequence[str] | str, parameter: str) -> list[str]:
+def _tokens(owner: str, value: Sequence[str] | str, parameter: str) -> list[str]:
     items = _as_list(value)
     for item in items:
         if item != "*" and not HTTP_TOKEN.fullmatch(item):
             raise ImproperlyConfigured(
-                f"{_NAME}: {parameter} entry {item!r} is not a valid name. Give each name "
+                f"{owner}: {parameter} entry {item!r} is not a valid name. Give each name "
                 "as its own list item, e.g. ['X-Requested-With', 'Authorization'], or '*'."
             )
     return items

@@ -54,7 +54,6 @@ _SECRET_BYTES = 32
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes, unpadded url-safe base64
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{86}")  # mask + masked secret: 64 bytes
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_CLASS = "CSRFMiddleware"
 
 _logger = logging.getLogger(__name__)
 
@@ -232,32 +231,33 @@ class CSRFMiddleware(BaseMiddleware):
         cookie_secure: bool | None = None,
         cookie_samesite: str = "Lax",
         secret_key: str | None = None,
-        fallback_keys: list[str] | None = None,
+        secret_key_fallbacks: list[str] | None = None,
         config: Settings | None = None,
         template_renderer: TemplateRenderer | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        owner = type(self).__name__
         if not field_name:
-            raise ImproperlyConfigured(f"{_CLASS}: field_name must not be empty.")
+            raise ImproperlyConfigured(f"{owner}: field_name must not be empty.")
         if cookie_max_age is not None and cookie_max_age <= 0:
             raise ImproperlyConfigured(
-                f"{_CLASS}: cookie_max_age must be a positive number of seconds, or None "
+                f"{owner}: cookie_max_age must be a positive number of seconds, or None "
                 f"for a cookie that ends with the browser session; got {cookie_max_age}."
             )
         self.field_name = field_name
         # PERF: the header is read straight from the environ.
         self._header_key = "HTTP_" + header_name.upper().replace("-", "_")
-        self._exempt = compile_option_paths(exempt_paths, f"{_CLASS}: exempt_paths")
+        self._exempt = compile_option_paths(exempt_paths, f"{owner}: exempt_paths")
         if trusted_origins is None:
             trusted_origins = [] if config is None else config.CSRF_TRUSTED_ORIGINS
-        self._trusted, self._trusted_domains = _parse_trusted_origins(trusted_origins)
+        self._trusted, self._trusted_domains = _parse_trusted_origins(trusted_origins, owner)
         self.cookie_name = cookie_name
         self._cookie_max_age = cookie_max_age
         self._cookie_secure = cookie_secure
         # HttpOnly always: scripts need a masked token (request.csrf_token()), which
         # the cookie does not hold, so they have no use for it.
         self._cookie_options = cookie_options(
-            _CLASS,
+            owner,
             cookie_name,
             path=cookie_path,
             domain=cookie_domain,
@@ -266,7 +266,7 @@ class CSRFMiddleware(BaseMiddleware):
             samesite=cookie_samesite,
         )
         self._signer = Signer(
-            signing_keys(_CLASS, secret_key, fallback_keys, config), salt=SIGNING_SALT
+            signing_keys(owner, secret_key, secret_key_fallbacks, config), salt=SIGNING_SALT
         )
         self.logger = logger or _logger
         template_globals = getattr(template_renderer, "globals", None)
@@ -421,7 +421,7 @@ def _parse_origin(url: str) -> Origin | None:
 
 
 def _parse_trusted_origins(
-    origins: Sequence[str],
+    origins: Sequence[str], owner: str
 ) -> tuple[frozenset[Origin], tuple[tuple[str, str, str, int], ...]]:
     """Exact origins, and ``(scheme, domain, ".domain", port)`` for ``*.`` wildcards."""
     exact: set[Origin] = set()
@@ -434,7 +434,7 @@ def _parse_trusted_origins(
         # mutation: equivalent "1 -> 2 at col 88" - a second '://' fails to parse anyway
         if parsed is None or path not in ("", "/") or "*" in entry.replace("://*.", "", 1):
             raise ImproperlyConfigured(
-                f"{_CLASS}: trusted origin {entry!r} (CSRF_TRUSTED_ORIGINS) is not an origin. "
+                f"{owner}: trusted origin {entry!r} (CSRF_TRUSTED_ORIGINS) is not an origin. "
                 "Write the scheme, the host and any port, as Django 4 does: "
                 "'https://example.com', 'https://example.com:8443', or "
                 "'https://*.example.com' for every subdomain."

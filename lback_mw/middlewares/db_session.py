@@ -74,7 +74,7 @@ class SQLAlchemySessionMiddleware(BaseMiddleware):
     ) -> None:
         if not callable(db_session):
             raise ImproperlyConfigured(
-                f"SQLAlchemySessionMiddleware: db_session must be a session factory (a "
+                f"{type(self).__name__}: db_session must be a session factory (a "
                 f"sqlalchemy.orm.sessionmaker), called once per request; got "
                 f"{type(db_session).__name__} {db_session!r:.80}. Provide the factory, "
                 "not a session: app.provide('db_session', sessionmaker(bind=engine)), or "

@@ -34,7 +34,7 @@ class HTTPSRedirectMiddleware(BaseMiddleware):
         self.status = 308 if permanent else 307
         # A plain string prefix, as before 0.1.0, let "/health" exempt "/healthcheck-admin".
         self.exempt_paths = compile_option_paths(
-            exempt_paths or [], "HTTPSRedirectMiddleware: exempt_paths"
+            exempt_paths or [], f"{type(self).__name__}: exempt_paths"
         )
 
     def process_request(self, request: Request) -> WerkzeugResponse | None:

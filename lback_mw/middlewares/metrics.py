@@ -88,14 +88,15 @@ class MetricsMiddleware(BaseMiddleware):
         registry: CollectorRegistry | None = None,
         config: Settings | None = None,
     ) -> None:
+        owner = type(self).__name__
         if not path.startswith("/"):
             raise ImproperlyConfigured(
-                f"MetricsMiddleware: parameter 'path' is {path!r}; it must be a URL path "
+                f"{owner}: parameter 'path' is {path!r}; it must be a URL path "
                 "starting with '/', such as '/metrics'."
             )
         if namespace and not _NAMESPACE.fullmatch(namespace):
             raise ImproperlyConfigured(
-                f"MetricsMiddleware: parameter 'namespace' is {namespace!r}; a Prometheus "
+                f"{owner}: parameter 'namespace' is {namespace!r}; a Prometheus "
                 "name prefix has only letters, digits and underscores and does not start "
                 "with a digit, such as 'myapp'."
             )
@@ -107,14 +108,14 @@ class MetricsMiddleware(BaseMiddleware):
             or any(low >= high for low, high in itertools.pairwise(buckets))
         ):
             raise ImproperlyConfigured(
-                f"MetricsMiddleware: parameter 'buckets' is {list(buckets)!r}; give at least "
+                f"{owner}: parameter 'buckets' is {list(buckets)!r}; give at least "
                 "one bucket upper bound, in seconds, in increasing order, such as "
                 "[0.01, 0.05, 0.1, 0.5, 1, 5]."
             )
         if token is None and config is not None:
             token = config.METRICS_TOKEN
-        self._token = None if token is None else _check_token(token).encode()
-        self._multiproc_dir = _multiprocess_dir(active=values.ValueClass._multiprocess)
+        self._token = None if token is None else _check_token(owner, token).encode()
+        self._multiproc_dir = _multiprocess_dir(owner, active=values.ValueClass._multiprocess)
         if registry is None:
             registry = CollectorRegistry()
             if self._multiproc_dir is None:
@@ -125,7 +126,7 @@ class MetricsMiddleware(BaseMiddleware):
                 GCCollector(registry=registry)
         elif not isinstance(registry, CollectorRegistry):
             raise ImproperlyConfigured(
-                f"MetricsMiddleware: parameter 'registry' is {registry!r}; give a "
+                f"{owner}: parameter 'registry' is {registry!r}; give a "
                 "prometheus_client.CollectorRegistry, or leave it out for a registry of "
                 "this middleware's own."
             )
@@ -159,8 +160,8 @@ class MetricsMiddleware(BaseMiddleware):
             )
         except ValueError as exc:  # a name already in an injected registry
             raise ImproperlyConfigured(
-                f"MetricsMiddleware: cannot register its metrics in {registry!r}: {exc}. "
-                "Give each MetricsMiddleware sharing a registry its own 'namespace'."
+                f"{owner}: cannot register its metrics in {registry!r}: {exc}. "
+                f"Give each {owner} sharing a registry its own 'namespace'."
             ) from exc
         # The in-flight requests, entered and left with the request's id.
         self._enter: Callable[[int], object]
@@ -242,7 +243,7 @@ class MetricsMiddleware(BaseMiddleware):
         return Response(encoder(registry), content_type=content_type)
 
 
-def _check_token(token: object) -> str:
+def _check_token(owner: str, token: object) -> str:
     if not isinstance(token, str):
         problem = f"of type {type(token).__name__}, not a string"
     elif not token:
@@ -253,13 +254,13 @@ def _check_token(token: object) -> str:
     else:
         return token
     raise ImproperlyConfigured(
-        f"MetricsMiddleware: the scrape token (parameter 'token', or the METRICS_TOKEN "
+        f"{owner}: the scrape token (parameter 'token', or the METRICS_TOKEN "
         f"setting) is {problem}. Generate one with: python -c 'import secrets; "
         "print(secrets.token_urlsafe(32))'. Leave both unset for an unprotected endpoint."
     )
 
 
-def _multiprocess_dir(*, active: bool) -> str | None:
+def _multiprocess_dir(owner: str, *, active: bool) -> str | None:
     """``PROMETHEUS_MULTIPROC_DIR`` when multiprocess mode is ``active``, checked.
 
     prometheus-client decides where values live once, when it is imported; a
@@ -268,17 +269,17 @@ def _multiprocess_dir(*, active: bool) -> str | None:
     path = os.environ.get(MULTIPROC_ENV_VAR) or None
     if path is not None and not active:
         raise ImproperlyConfigured(
-            f"MetricsMiddleware: {MULTIPROC_ENV_VAR} is set ({path!r}) but prometheus_client "
+            f"{owner}: {MULTIPROC_ENV_VAR} is set ({path!r}) but prometheus_client "
             "was imported before it was, so its metrics stay in this process. Set it in the "
             "environment before the server starts (export it in the shell or the service "
             "file), not from Python code."
         )
     if path is None and active:
         raise ImproperlyConfigured(
-            f"MetricsMiddleware: prometheus_client runs in multiprocess mode but "
+            f"{owner}: prometheus_client runs in multiprocess mode but "
             f"{MULTIPROC_ENV_VAR} is not set (the lower-case name is deprecated and not "
             "read here). Set it in the environment before the server starts."
         )
     if path is not None:
-        check_multiprocess_dir(path)
+        check_multiprocess_dir(path, owner=owner)
     return path

@@ -19,8 +19,6 @@ HSTS_DEFAULT_MAX_AGE = 31_536_000
 # latin-1, which is what WSGI servers encode header values with.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 
-_CLASS = "SecurityHeadersMiddleware"
-
 
 class SecurityHeadersMiddleware(BaseMiddleware):
     """Add security headers to every response, error pages included.
@@ -59,6 +57,7 @@ class SecurityHeadersMiddleware(BaseMiddleware):
         hsts_include_subdomains: bool = False,
         hsts_preload: bool = False,
     ) -> None:
+        owner = type(self).__name__
         named = (
             (
                 "content_type_nosniff",
@@ -76,28 +75,28 @@ class SecurityHeadersMiddleware(BaseMiddleware):
             ("permissions_policy", "Permissions-Policy", permissions_policy),
             ("hsts", "Strict-Transport-Security", None),  # added per request, see below
         )
-        owner = {name.lower(): (param, name) for param, name, _ in named}
+        claimed = {name.lower(): (param, name) for param, name, _ in named}
         chosen = [(param, name, value) for param, name, value in named if value is not None]
         for name, value in (headers or {}).items():
-            param, canonical = owner.get(name.lower(), ("", ""))
+            param, canonical = claimed.get(name.lower(), ("", ""))
             if param.startswith("headers["):
                 raise ImproperlyConfigured(
-                    f"{_CLASS}: headers has both {canonical!r} and {name!r}; header names "
+                    f"{owner}: headers has both {canonical!r} and {name!r}; header names "
                     "are case-insensitive, so keep one."
                 )
             if param:
                 raise ImproperlyConfigured(
-                    f"{_CLASS}: headers={{{name!r}: ...}} duplicates the {param!r} parameter. "
+                    f"{owner}: headers={{{name!r}: ...}} duplicates the {param!r} parameter. "
                     f"Set {canonical} with {param}=... instead"
                     + (" (HSTS is only sent on secure requests)." if param == "hsts" else ".")
                 )
-            owner[name.lower()] = (f"headers[{name!r}]", name)
+            claimed[name.lower()] = (f"headers[{name!r}]", name)
             chosen.append((f"headers[{name!r}]", name, value))
         for param, name, value in chosen:
-            _check_header(name, value, param)
+            _check_header(owner, name, value, param)
 
         plain = tuple((name.lower(), (name, value)) for _, name, value in chosen)
-        hsts_value = _hsts_value(hsts, hsts_include_subdomains, hsts_preload)
+        hsts_value = _hsts_value(owner, hsts, hsts_include_subdomains, hsts_preload)
         #: ``(lower-case name, (name, value))`` for plain http, and for secure requests.
         self.plain_headers = plain
         self.secure_headers = (
@@ -114,10 +113,10 @@ class SecurityHeadersMiddleware(BaseMiddleware):
         return response
 
 
-def _check_header(name: str, value: str, param: str) -> None:
+def _check_header(owner: str, name: str, value: str, param: str) -> None:
     if not HTTP_TOKEN.fullmatch(name):
         raise ImproperlyConfigured(
-            f"{_CLASS}: {param}: {name!r} is not a valid header name (letters, digits and "
+            f"{owner}: {param}: {name!r} is not a valid header name (letters, digits and "
             "!#$%&'*+-.^_`|~ only, no spaces or colons)."
         )
     if not value.strip():
@@ -126,22 +125,24 @@ def _check_header(name: str, value: str, param: str) -> None:
             if param.startswith("headers[")
             else f"set {param} to None (null in YAML)"
         )
-        raise ImproperlyConfigured(f"{_CLASS}: {param} is empty. To leave {name} out, {fix}.")
+        raise ImproperlyConfigured(f"{owner}: {param} is empty. To leave {name} out, {fix}.")
     if bad := _BAD_VALUE.search(value):
         raise ImproperlyConfigured(
-            f"{_CLASS}: {param} = {value!r} contains {bad.group()!r}; a header value must be "
+            f"{owner}: {param} = {value!r} contains {bad.group()!r}; a header value must be "
             "one line of latin-1 text without control characters (a newline would let it "
             "inject headers)."
         )
 
 
-def _hsts_value(max_age: bool | int, include_subdomains: bool, preload: bool) -> str | None:
+def _hsts_value(
+    owner: str, max_age: bool | int, include_subdomains: bool, preload: bool
+) -> str | None:
     """The ``Strict-Transport-Security`` value, or ``None`` when HSTS is off."""
     if max_age is False:
         if include_subdomains or preload:
             flag = "hsts_preload" if preload else "hsts_include_subdomains"
             raise ImproperlyConfigured(
-                f"{_CLASS}: {flag} is set but hsts is off, so no HSTS header is sent. "
+                f"{owner}: {flag} is set but hsts is off, so no HSTS header is sent. "
                 "Set hsts=True (one year) or hsts=<max-age in seconds>, or drop "
                 f"{flag}."
             )
@@ -150,12 +151,12 @@ def _hsts_value(max_age: bool | int, include_subdomains: bool, preload: bool) ->
         max_age = HSTS_DEFAULT_MAX_AGE
     if max_age < 0:
         raise ImproperlyConfigured(
-            f"{_CLASS}: hsts={max_age} is negative. Give a max-age in seconds "
+            f"{owner}: hsts={max_age} is negative. Give a max-age in seconds "
             f"(hsts=True means {HSTS_DEFAULT_MAX_AGE}, one year; 0 tells browsers to drop HSTS)."
         )
     if preload and (not include_subdomains or max_age < HSTS_DEFAULT_MAX_AGE):
         raise ImproperlyConfigured(
-            f"{_CLASS}: hsts_preload=True needs hsts_include_subdomains=True and a max-age of "
+            f"{owner}: hsts_preload=True needs hsts_include_subdomains=True and a max-age of "
             f"at least {HSTS_DEFAULT_MAX_AGE} (one year); got hsts_include_subdomains="
             f"{include_subdomains} and max-age {max_age}. hstspreload.org refuses anything "
             "less. Preloading is hard to undo: read https://hstspreload.org first."

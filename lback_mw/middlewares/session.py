@@ -33,7 +33,6 @@ from .base import BaseMiddleware
 
 #: Two weeks, Django's ``SESSION_COOKIE_AGE``.
 DEFAULT_MAX_AGE = 14 * 24 * 3600
-_CLASS = "SessionMiddleware"
 
 _logger = logging.getLogger(__name__)
 _UNPARSED = object()
@@ -174,6 +173,11 @@ class SessionMiddleware(BaseMiddleware):
     a cookie signed with ``SECRET_KEY``; with one, the cookie holds a random id and
     the data lives in the store. The parameters are documented in
     docs/middlewares/session.md.
+
+    The cookie's attributes are the ``cookie_*`` parameters, as CSRFMiddleware's
+    and Django's ``SESSION_COOKIE_*`` settings are. ``cookie_max_age`` is also
+    how long a session lives: the signature's lifetime and the store's TTL, as
+    Django's ``SESSION_COOKIE_AGE`` is.
     """
 
     ordering_role: ClassVar[str] = "session"
@@ -182,52 +186,53 @@ class SessionMiddleware(BaseMiddleware):
         self,
         *,
         cookie_name: str = "session",
-        max_age: int | None = DEFAULT_MAX_AGE,
-        path: str = "/",
-        domain: str | None = None,
-        secure: bool | None = None,
-        httponly: bool = True,
-        samesite: str = "Lax",
+        cookie_max_age: int | None = DEFAULT_MAX_AGE,
+        cookie_path: str = "/",
+        cookie_domain: str | None = None,
+        cookie_secure: bool | None = None,
+        cookie_httponly: bool = True,
+        cookie_samesite: str = "Lax",
         refresh_each_request: bool = False,
         backend: str | None = None,
         secret_key: str | None = None,
-        fallback_keys: list[str] | None = None,
+        secret_key_fallbacks: list[str] | None = None,
         config: Settings | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        if max_age is not None and max_age <= 0:
+        owner = type(self).__name__
+        if cookie_max_age is not None and cookie_max_age <= 0:
             raise ImproperlyConfigured(
-                f"{_CLASS}: max_age must be a positive number of seconds (default "
+                f"{owner}: cookie_max_age must be a positive number of seconds (default "
                 f"{DEFAULT_MAX_AGE}, two weeks), or None for a cookie that ends with the "
-                f"browser session; got {max_age}."
+                f"browser session; got {cookie_max_age}."
             )
         self.cookie_name = cookie_name
-        self.max_age = max_age
+        self.cookie_max_age = cookie_max_age
         self.refresh_each_request = refresh_each_request
         self.logger = logger or _logger
-        self._secure = secure
+        self._cookie_secure = cookie_secure
         self._cookie_options = cookie_options(
-            _CLASS,
+            owner,
             cookie_name,
-            path=path,
-            domain=domain,
-            secure=secure,
-            httponly=httponly,
-            samesite=samesite,
+            path=cookie_path,
+            domain=cookie_domain,
+            secure=cookie_secure,
+            httponly=cookie_httponly,
+            samesite=cookie_samesite,
         )
-        # A cookie without max_age ends with the browser session; the stored data
+        # A cookie without a max-age ends with the browser session; the stored data
         # and the signature still expire, after the default.
-        ttl = max_age or DEFAULT_MAX_AGE
+        ttl = cookie_max_age or DEFAULT_MAX_AGE
         url = backend if backend is not None or config is None else config.SESSION_BACKEND
         #: The server-side store, or ``None`` for signed-cookie sessions.
         self.backend: KeyValueStore | None = None
         self._store: Store
         if url:
-            self.backend = _open(url)
-            self._store = BackendStore(self.backend, ttl)
+            self.backend = _open(url, owner)
+            self._store = BackendStore(self.backend, ttl, owner)
         else:
-            keys = signing_keys(_CLASS, secret_key, fallback_keys, config)
-            self._store = SignedCookieStore(keys, ttl)
+            keys = signing_keys(owner, secret_key, secret_key_fallbacks, config)
+            self._store = SignedCookieStore(keys, ttl, owner)
 
     def close(self) -> None:
         """Release the store's connections; :meth:`App.close` calls this."""
@@ -258,7 +263,7 @@ class SessionMiddleware(BaseMiddleware):
 
     def _save(self, request: Request, response: WerkzeugResponse, session: Session) -> None:
         data = session._loaded()  # a refresh may not have loaded it yet
-        secure = request.is_secure if self._secure is None else self._secure
+        secure = request.is_secure if self._cookie_secure is None else self._cookie_secure
         if not data:
             # Nothing to keep: forget the stored data and the browser's cookie.
             if session.modified and session.cookie is not None:
@@ -288,7 +293,7 @@ class SessionMiddleware(BaseMiddleware):
         header = dump_cookie(
             self.cookie_name,
             value,
-            max_age=self.max_age,
+            max_age=self.cookie_max_age,
             secure=secure,
             max_size=0,  # measured below, with a clearer error than werkzeug's warning
             **self._cookie_options,
@@ -316,8 +321,8 @@ class SessionMiddleware(BaseMiddleware):
         )
 
 
-def _open(url: str) -> KeyValueStore:
+def _open(url: str, owner: str) -> KeyValueStore:
     try:
         return open_backend(url, purpose="sessions")
     except ImproperlyConfigured as exc:
-        raise ImproperlyConfigured(f"{_CLASS}: backend: {exc}") from exc
+        raise ImproperlyConfigured(f"{owner}: backend: {exc}") from exc

@@ -69,8 +69,9 @@ class StaticFilesMiddleware(BaseMiddleware):
         allow_hidden: bool = False,
         config: Settings | None = None,
     ) -> None:
+        owner = type(self).__name__
         base_dir = config.BASE_DIR if config is not None else Path.cwd()
-        self.url_prefix = _prefix(url_prefix, config)
+        self.url_prefix = _prefix(owner, url_prefix, config)
         self._prefix_length = len(self.url_prefix)
 
         # (directory, where it came from) for the error message.
@@ -82,10 +83,12 @@ class StaticFilesMiddleware(BaseMiddleware):
         else:
             sources.extend((Path(d), f"directories[{i}]") for i, d in enumerate(directories))
         for index, spec in enumerate(packages or ()):
-            sources.append((_package_directory(spec, index), f"packages[{index}] ({spec!r})"))
+            sources.append(
+                (_package_directory(owner, spec, index), f"packages[{index}] ({spec!r})")
+            )
         if not sources:
             raise ImproperlyConfigured(
-                "StaticFilesMiddleware: no directory to serve files from. Set STATIC_ROOT "
+                f"{owner}: no directory to serve files from. Set STATIC_ROOT "
                 "in the settings (e.g. STATIC_ROOT = 'static', taken from BASE_DIR), or give "
                 "the middleware directories=[...] or packages=['mypackage:static'] in params."
             )
@@ -93,7 +96,7 @@ class StaticFilesMiddleware(BaseMiddleware):
         missing = [f"{str(path)!r} ({origin})" for path, origin in resolved if not path.is_dir()]
         if missing:
             raise ImproperlyConfigured(
-                "StaticFilesMiddleware: static directories that do not exist (or are not "
+                f"{owner}: static directories that do not exist (or are not "
                 f"directories): {', '.join(missing)}. Create them, or correct the setting; "
                 f"relative paths are taken from BASE_DIR ({str(base_dir)!r})."
             )
@@ -101,14 +104,14 @@ class StaticFilesMiddleware(BaseMiddleware):
 
         if max_age < 0:
             raise ImproperlyConfigured(
-                f"StaticFilesMiddleware: max_age is {max_age}; give a number of seconds, "
+                f"{owner}: max_age is {max_age}; give a number of seconds, "
                 "0 or more (0 makes browsers revalidate every time)."
             )
         if cache_control is None:
             cache_control = f"public, max-age={max_age}" if max_age else "no-cache"
         elif not cache_control.strip() or "\n" in cache_control or "\r" in cache_control:
             raise ImproperlyConfigured(
-                f"StaticFilesMiddleware: cache_control {cache_control!r} is not a header "
+                f"{owner}: cache_control {cache_control!r} is not a header "
                 "value; give one line such as 'public, max-age=31536000, immutable', or "
                 "leave it out and set max_age."
             )
@@ -163,28 +166,28 @@ class StaticFilesMiddleware(BaseMiddleware):
         return None
 
 
-def _prefix(url_prefix: str | None, config: Settings | None) -> str:
+def _prefix(owner: str, url_prefix: str | None, config: Settings | None) -> str:
     name = "url_prefix"
     if url_prefix is None:
         name, url_prefix = "STATIC_URL", config.STATIC_URL if config is not None else "/static/"
     if "://" in url_prefix or url_prefix.startswith("//"):
         raise ImproperlyConfigured(
-            f"StaticFilesMiddleware: {name} is {url_prefix!r}, a full URL: files under it are "
-            "served by another host (a CDN), not by this app. Remove StaticFilesMiddleware "
+            f"{owner}: {name} is {url_prefix!r}, a full URL: files under it are "
+            f"served by another host (a CDN), not by this app. Remove {owner} "
             "from MIDDLEWARES there, or give it url_prefix='/static/' to serve locally."
         )
     if not url_prefix.startswith("/") or url_prefix.strip("/") == "":
         raise ImproperlyConfigured(
-            f"StaticFilesMiddleware: {name} is {url_prefix!r}; it must be a URL path below "
+            f"{owner}: {name} is {url_prefix!r}; it must be a URL path below "
             "the root, starting with '/', such as '/static/' (every request under it is "
             "answered from the static directories)."
         )
     return url_prefix if url_prefix.endswith("/") else url_prefix + "/"
 
 
-def _package_directory(spec: str, index: int) -> Path:
+def _package_directory(owner: str, spec: str, index: int) -> Path:
     package, _, subdirectory = spec.partition(":")
-    where = f"StaticFilesMiddleware: packages[{index}] ({spec!r})"
+    where = f"{owner}: packages[{index}] ({spec!r})"
     try:
         directory = resources.files(package).joinpath(subdirectory or "static")
     except Exception as exc:  # importing runs the package's own code: anything can fail

@@ -96,7 +96,7 @@ class TracingMiddleware(BaseMiddleware):
         if layer_spans:
             if app is None:
                 raise ImproperlyConfigured(
-                    "TracingMiddleware: parameter 'layer_spans' is on but no 'app' was given "
+                    f"{type(self).__name__}: parameter 'layer_spans' is on but no 'app' was given "
                     "to wrap the hooks of; build the middleware through create_app (which "
                     "injects 'app'), or pass app=..."
                 )

@@ -68,6 +68,7 @@ class TrustedHostMiddleware(BaseMiddleware):
         config: Settings | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        owner = type(self).__name__
         debug = bool(config and config.DEBUG)
         source = "allowed_hosts"
         if allowed_hosts is None:
@@ -77,7 +78,7 @@ class TrustedHostMiddleware(BaseMiddleware):
         if not patterns:
             if not debug:
                 raise ImproperlyConfigured(
-                    "TrustedHostMiddleware: no allowed hosts, so every request would be "
+                    f"{owner}: no allowed hosts, so every request would be "
                     "refused. Set ALLOWED_HOSTS in the settings (e.g. ALLOWED_HOSTS = "
                     "['example.com', 'www.example.com']), or give this middleware its own "
                     "list with the allowed_hosts param. An empty list is accepted only with "
@@ -88,7 +89,7 @@ class TrustedHostMiddleware(BaseMiddleware):
         exact: set[str] = set()
         suffixes: list[str] = []
         for index, pattern in enumerate(patterns):
-            name = _normalise(pattern, f"{source}[{index}]")
+            name = _normalise(pattern, f"{owner}: {source}[{index}]")
             if name.startswith("*."):
                 suffixes.append(name[1:])
             elif name.startswith("."):
@@ -208,6 +209,4 @@ def _hint(pattern: str, prefix: str, name: str) -> str:
 
 
 def _error(pattern: str, where: str, hint: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(
-        f"TrustedHostMiddleware: {where} = {pattern!r} is not a host pattern: {hint}. {_FORMS}"
-    )
+    return ImproperlyConfigured(f"{where} = {pattern!r} is not a host pattern: {hint}. {_FORMS}")

@@ -337,14 +337,14 @@ def test_configured_origins_are_normalised() -> None:
 
 def test_origins_from_the_setting(make: Callable[..., Client], app_factory: AppFactory) -> None:
     app = app_factory(
-        CORS_ALLOWED_ORIGINS=[APP], MIDDLEWARES=["lback_mw.middlewares.cors.CORSMiddleware"]
+        CORS_ALLOW_ORIGINS=[APP], MIDDLEWARES=["lback_mw.middlewares.cors.CORSMiddleware"]
     )
     app.route("/")(lambda request: "hi")
     response = Client(app, lint=True).get("/", headers={"Origin": APP})
     assert response.headers["Access-Control-Allow-Origin"] == APP
     # params win over the setting
     app = app_factory(
-        CORS_ALLOWED_ORIGINS=[APP],
+        CORS_ALLOW_ORIGINS=[APP],
         MIDDLEWARES=[{"class": CORSMiddleware, "params": {"allow_origins": [EVIL]}}],
     )
     app.route("/")(lambda request: "hi")
@@ -355,15 +355,15 @@ def test_origins_from_the_setting(make: Callable[..., Client], app_factory: AppF
 def test_the_setting_is_declared(app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # A Settings field: the environment's list rule applies, and a wrong type is
     # refused naming the setting before any middleware is built.
-    monkeypatch.setenv("LBACK_CORS_ALLOWED_ORIGINS", f"{APP}, {EVIL}")
-    assert app_factory().settings.CORS_ALLOWED_ORIGINS == [APP, EVIL]
-    monkeypatch.delenv("LBACK_CORS_ALLOWED_ORIGINS")
-    with pytest.raises(ImproperlyConfigured, match="CORS_ALLOWED_ORIGINS: Input should be a"):
-        app_factory(CORS_ALLOWED_ORIGINS=5, MIDDLEWARES=[CORSMiddleware])
+    monkeypatch.setenv("LBACK_CORS_ALLOW_ORIGINS", f"{APP}, {EVIL}")
+    assert app_factory().settings.CORS_ALLOW_ORIGINS == [APP, EVIL]
+    monkeypatch.delenv("LBACK_CORS_ALLOW_ORIGINS")
+    with pytest.raises(ImproperlyConfigured, match="CORS_ALLOW_ORIGINS: Input should be a"):
+        app_factory(CORS_ALLOW_ORIGINS=5, MIDDLEWARES=[CORSMiddleware])
 
 
 def test_an_empty_list_turns_cors_off(app_factory: AppFactory) -> None:
-    app = app_factory(CORS_ALLOWED_ORIGINS=[], MIDDLEWARES=[CORSMiddleware])
+    app = app_factory(CORS_ALLOW_ORIGINS=[], MIDDLEWARES=[CORSMiddleware])
     assert not app.chain
     assert "allow_origins is empty" in app.skipped_middleware[0].reason
 
@@ -449,4 +449,4 @@ def test_other_configuration_errors(app_factory: AppFactory) -> None:
     assert "max_age must be" in config_error(app_factory, allow_origins=[APP], max_age=-1)
     message = config_error(app_factory)
     assert "no origin is allowed" in message
-    assert "CORS_ALLOWED_ORIGINS" in message
+    assert "CORS_ALLOW_ORIGINS" in message

@@ -615,7 +615,7 @@ def test_csrf_token_is_not_left_behind_after_the_request(app_factory, client_for
             {"exempt_paths": ["/webhooks/"]}, "Write '/webhooks/*'", id="old prefix spelling"
         ),
         pytest.param({"exempt_paths": ["/a*"]}, "Did you mean '/a/*'?", id="inner star"),
-        pytest.param({"cookie_samesite": "None"}, "needs secure=True", id="samesite"),
+        pytest.param({"cookie_samesite": "None"}, "needs cookie_secure=True", id="samesite"),
         pytest.param({"cookie_max_age": -1}, "cookie_max_age must be a positive", id="max-age"),
         pytest.param({"field_name": ""}, "field_name must not be empty", id="field"),
     ],

@@ -377,23 +377,23 @@ def tmpfs(tmp_path: Path, size: str, *options: str) -> Iterator[Path]:
 def test_multiprocess_dir_without_room_or_write_access_is_refused(tmp_path: Path) -> None:
     with tmpfs(tmp_path, "2m") as small:
         with pytest.raises(ImproperlyConfigured) as caught:
-            check_multiprocess_dir(str(small))
+            check_multiprocess_dir(str(small), owner="MetricsMiddleware")
         message = str(caught.value)
         assert f"PROMETHEUS_MULTIPROC_DIR is {str(small)!r}, which has 2.0 MiB free" in message
         assert "need at least 4 MiB" in message
         assert "SIGBUS" in message
     with tmpfs(tmp_path, "8m") as roomy:
-        check_multiprocess_dir(str(roomy))  # 4 MiB for one process: fine
+        check_multiprocess_dir(str(roomy), owner="MetricsMiddleware")  # 4 MiB for one process: fine
         with pytest.raises(ImproperlyConfigured, match=r"3 process\(es\) need at least 12 MiB"):
-            check_multiprocess_dir(str(roomy), processes=3)
+            check_multiprocess_dir(str(roomy), processes=3, owner="MetricsMiddleware")
         (roomy / "earlier-run.db").write_bytes(b"x" * (6 << 20))  # files left behind
         with pytest.raises(ImproperlyConfigured, match="empty the directory"):
-            check_multiprocess_dir(str(roomy))
+            check_multiprocess_dir(str(roomy), owner="MetricsMiddleware")
     with (
         tmpfs(tmp_path, "8m", "ro") as read_only,
         pytest.raises(ImproperlyConfigured, match=r"cannot create files \(Read-only file system"),
     ):
-        check_multiprocess_dir(str(read_only))
+        check_multiprocess_dir(str(read_only), owner="MetricsMiddleware")
 
 
 def test_serve_refuses_a_full_multiprocess_dir(metrics_project: Path, tmp_path: Path) -> None:

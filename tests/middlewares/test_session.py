@@ -33,11 +33,21 @@ KEY = TEST_SETTINGS["SECRET_KEY"]
 SESSION = "lback_mw.middlewares.SessionMiddleware"
 
 
+class ShopSessions(SessionMiddleware):
+    """A project's subclass: errors must name it, the class its settings list."""
+
+
 def build(
-    app_factory: Callable[..., App], settings: dict[str, Any] | None = None, **params: Any
+    app_factory: Callable[..., App],
+    settings: dict[str, Any] | None = None,
+    /,
+    *,
+    middleware: str | type[SessionMiddleware] = SESSION,
+    **params: Any,
 ) -> App:
-    """An app with SessionMiddleware(**params) and views that use the session."""
-    app = app_factory(settings or {}, MIDDLEWARES=[{"class": SESSION, "params": params}])
+    """An app with SessionMiddleware(**params) (or ``middleware``) and views that
+    use the session."""
+    app = app_factory(settings or {}, MIDDLEWARES=[{"class": middleware, "params": params}])
 
     @app.route("/get")
     def get(request: Request) -> dict[str, Any]:
@@ -189,8 +199,10 @@ def test_a_cookie_signed_for_another_purpose_is_an_empty_session(app_factory):
 
 def test_an_expired_cookie_is_an_empty_session(app_factory):
     old = signed({"user": "ada"}, age=120)
-    assert get_with_cookie(build(app_factory, max_age=600), "/get", old).json == {"user": "ada"}
-    assert get_with_cookie(build(app_factory, max_age=60), "/get", old).json == {}
+    assert get_with_cookie(build(app_factory, cookie_max_age=600), "/get", old).json == {
+        "user": "ada"
+    }
+    assert get_with_cookie(build(app_factory, cookie_max_age=60), "/get", old).json == {}
 
 
 def test_a_cookie_signed_with_a_fallback_key_loads_and_is_resigned(app_factory, client_for):
@@ -226,7 +238,7 @@ def test_nested_mutation_is_saved_only_when_marked(app_factory, client_for):
 
 
 def test_clear_deletes_the_cookie_with_the_same_path_and_domain(app_factory, client_for):
-    app = build(app_factory, path="/", domain="example.com")
+    app = build(app_factory, cookie_path="/", cookie_domain="example.com")
     client = client_for(app)
     client.set_cookie("session", signed({"user": "ada"}), domain="example.com")
     response = client.get("/clear", base_url="http://example.com")
@@ -393,10 +405,11 @@ def test_an_unstorable_value_is_a_type_error_at_assignment(
     assert set_cookies(response) == []  # nothing was stored
 
 
+@pytest.mark.parametrize("backend", [None, "memory://"], ids=["signed-cookie", "memory"])
 def test_a_value_changed_in_place_to_unstorable_is_an_error_at_save(
-    app_factory, client_for, caplog
+    app_factory, client_for, caplog, backend
 ):
-    app = build(app_factory)
+    app = build(app_factory, middleware=ShopSessions, backend=backend)
 
     @app.route("/bad")
     def bad(request: Request) -> str:
@@ -407,7 +420,7 @@ def test_a_value_changed_in_place_to_unstorable_is_an_error_at_save(
     with caplog.at_level(logging.ERROR):
         response = client_for(app).get("/bad")
     assert response.status_code == 500
-    assert "stores sessions as tagged JSON" in caplog.text
+    assert "ShopSessions stores sessions as tagged JSON" in caplog.text
 
 
 def test_secure_follows_the_request_unless_set(app_factory, client_for):
@@ -416,14 +429,14 @@ def test_secure_follows_the_request_unless_set(app_factory, client_for):
     assert "Secure" in https
     [http] = set_cookies(auto.get("/set?a=1"))
     assert "Secure" not in http
-    forced = client_for(build(app_factory, secure=True, samesite="None"))
+    forced = client_for(build(app_factory, cookie_secure=True, cookie_samesite="None"))
     [header] = set_cookies(forced.get("/set?a=1"))
     assert "Secure" in header
     assert "SameSite=None" in header
 
 
-def test_max_age_none_makes_a_browser_session_cookie(app_factory, client_for):
-    client = client_for(build(app_factory, max_age=None))
+def test_cookie_max_age_none_makes_a_browser_session_cookie(app_factory, client_for):
+    client = client_for(build(app_factory, cookie_max_age=None))
     [header] = set_cookies(client.get("/set?a=1"))
     assert "Max-Age" not in header
     assert "Expires" not in header
@@ -450,7 +463,7 @@ def test_refresh_each_request_rewrites_an_unmodified_session(app_factory, client
 
 
 def test_cookie_name_is_configurable(app_factory, client_for):
-    client = client_for(build(app_factory, cookie_name="__Host-sid", secure=True))
+    client = client_for(build(app_factory, cookie_name="__Host-sid", cookie_secure=True))
     [header] = set_cookies(client.get("/set?a=1", base_url="https://localhost"))
     assert header.startswith("__Host-sid=")
 
@@ -486,14 +499,24 @@ def test_session_mapping_behaviour(app_factory, client_for):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        pytest.param({"samesite": "Loose"}, "samesite must be 'Lax', 'Strict' or 'None'", id="ss"),
-        pytest.param({"samesite": "None"}, "samesite 'None' needs secure=True", id="ss-none"),
-        pytest.param({"max_age": 0}, "max_age must be a positive number", id="max-age"),
-        pytest.param({"cookie_name": "my session"}, "is not a valid cookie name", id="name"),
-        pytest.param({"cookie_name": "__Secure-s"}, "needs secure=True", id="secure-prefix"),
         pytest.param(
-            {"cookie_name": "__Host-s", "secure": True, "domain": "example.com"},
-            "needs path '/' and no domain",
+            {"cookie_samesite": "Loose"},
+            "cookie_samesite must be 'Lax', 'Strict' or 'None'",
+            id="ss",
+        ),
+        pytest.param(
+            {"cookie_samesite": "None"},
+            "cookie_samesite 'None' needs cookie_secure=True",
+            id="ss-none",
+        ),
+        pytest.param(
+            {"cookie_max_age": 0}, "cookie_max_age must be a positive number", id="max-age"
+        ),
+        pytest.param({"cookie_name": "my session"}, "is not a valid cookie name", id="name"),
+        pytest.param({"cookie_name": "__Secure-s"}, "needs cookie_secure=True", id="secure-prefix"),
+        pytest.param(
+            {"cookie_name": "__Host-s", "cookie_secure": True, "cookie_domain": "example.com"},
+            "needs cookie_path '/' and no cookie_domain",
             id="host-prefix",
         ),
         pytest.param({"backend": "memcache://x"}, "unknown scheme 'memcache'", id="backend"),
@@ -523,7 +546,7 @@ def test_the_session_backend_setting_selects_server_side_sessions(app_factory, c
 
 
 def test_the_middleware_can_be_built_directly():
-    middleware = SessionMiddleware(secret_key="k" * 40, fallback_keys=["old" * 12])
+    middleware = SessionMiddleware(secret_key="k" * 40, secret_key_fallbacks=["old" * 12])
     assert middleware.cookie_name == "session"
 
 
@@ -693,7 +716,7 @@ def test_clear_deletes_the_stored_data_and_the_cookie(app_factory, client_for, b
 
 
 def test_stored_data_expires_with_max_age(app_factory, client_for, redis_url):
-    client = client_for(build(app_factory, backend=redis_url, max_age=300))
+    client = client_for(build(app_factory, backend=redis_url, cookie_max_age=300))
     client.get("/set?a=1")
     probe = redis.Redis.from_url(redis_url)
     try:
@@ -821,11 +844,11 @@ def test_an_unreachable_store_with_an_untouched_session_is_fine(
 def test_a_verified_cookie_still_expires_on_its_next_use(app_factory, monkeypatch):
     """Verified cookies are remembered (a browser resends the same one), but the
     age is checked again on every use."""
-    app = build(app_factory, max_age=60)
+    app = build(app_factory, cookie_max_age=60)
     cookie = signed({"user": "ada"}, age=30)
     assert get_with_cookie(app, "/get", cookie).json == {"user": "ada"}
     assert get_with_cookie(app, "/get", cookie).json == {"user": "ada"}  # remembered
-    later = time.time() + 40  # now 70 s old: past max_age
+    later = time.time() + 40  # now 70 s old: past cookie_max_age
     monkeypatch.setattr(time, "time", lambda: later)  # for itsdangerous too
     assert get_with_cookie(app, "/get", cookie).json == {}
 

@@ -110,17 +110,17 @@ def test_an_explicit_secret_key_wins_over_the_setting(app_factory, client_for):
         URLSafeTimedSerializer("s" * 40, salt=SIGNING_SALT).loads(cookie)
 
 
-def test_explicit_fallback_keys_win_over_the_setting(app_factory):
+def test_explicit_secret_key_fallbacks_win_over_the_setting(app_factory):
     app = build(
         app_factory,
         {"SECRET_KEY": "s" * 40, "SECRET_KEY_FALLBACKS": ["f" * 40]},
-        fallback_keys=["p" * 40],
+        secret_key_fallbacks=["p" * 40],
     )
     assert base.get_with_cookie(app, "/get", base.signed({"a": 1}, key="p" * 40)).json == {"a": 1}
     assert base.get_with_cookie(app, "/get", base.signed({"a": 1}, key="f" * 40)).json == {}
 
 
-def test_the_default_max_age_is_two_weeks_for_the_cookie_and_the_store(
+def test_the_default_cookie_max_age_is_two_weeks_for_the_cookie_and_the_store(
     app_factory, client_for, redis_url
 ):
     header = base.set_cookies(client_for(build(app_factory)).get("/set?a=1"))[0]
@@ -135,8 +135,8 @@ def test_the_default_max_age_is_two_weeks_for_the_cookie_and_the_store(
         probe.close()
 
 
-def test_max_age_of_one_second_is_accepted(app_factory, client_for):
-    header = base.set_cookies(client_for(build(app_factory, max_age=1)).get("/set?a=1"))[0]
+def test_cookie_max_age_of_one_second_is_accepted(app_factory, client_for):
+    header = base.set_cookies(client_for(build(app_factory, cookie_max_age=1)).get("/set?a=1"))[0]
     assert "Max-Age=1;" in header
 
 
@@ -202,14 +202,14 @@ def test_a_signed_cookie_session_is_always_established(app_factory, client_for):
 def test_a_store_refusing_every_new_id_is_a_loud_error(
     app_factory, client_for, backend_url, monkeypatch, caplog
 ):
-    app = build(app_factory, backend=backend_url)
+    app = build(app_factory, middleware=base.ShopSessions, backend=backend_url)
     backend = app.configured_middleware[0].instance.backend
     monkeypatch.setattr(backend, "add", lambda key, value, ttl: False)
     with caplog.at_level(logging.ERROR):
         response = client_for(app).get("/set?user=ada")
     assert response.status_code == 500
     assert base.set_cookies(response) == []
-    assert "SessionMiddleware: 5 new random session ids were all taken in" in caplog.text
+    assert "ShopSessions: 5 new random session ids were all taken in" in caplog.text
     assert "the store is not honouring add()" in caplog.text
 
 
@@ -241,10 +241,12 @@ def test_a_bare_middleware_signs_with_its_own_key_alone():
 
 
 def test_a_host_prefixed_cookie_needs_the_root_path(app_factory, client_for):
-    client = client_for(build(app_factory, cookie_name="__Host-s", secure=True, path="/"))
+    client = client_for(
+        build(app_factory, cookie_name="__Host-s", cookie_secure=True, cookie_path="/")
+    )
     assert client.get("/set?a=1").headers["Set-Cookie"].startswith("__Host-s=")
-    with pytest.raises(ImproperlyConfigured, match="needs path '/' and no domain"):
-        build(app_factory, cookie_name="__Host-s", secure=True, path="/app")
+    with pytest.raises(ImproperlyConfigured, match="needs cookie_path '/' and no cookie_domain"):
+        build(app_factory, cookie_name="__Host-s", cookie_secure=True, cookie_path="/app")
 
 
 def test_the_session_repr_says_whether_it_was_loaded_and_changed(app_factory, client_for):
