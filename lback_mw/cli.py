@@ -9,6 +9,7 @@ that starts is a command whose settings and middleware all loaded.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
 import re
@@ -695,6 +696,9 @@ def _safe_value(name: str, value: Any) -> Any:
         return _HIDDEN
     if isinstance(value, str) and "://" in value:
         return redact_url(value, _HIDDEN)
+    if isinstance(value, type) or inspect.isfunction(value):
+        # What a dotted path in params imported, shown as such a path (not its repr).
+        return dotted_name(value)
     return value
 
 
