@@ -202,6 +202,19 @@ def settings_option(function: F) -> F:
     )(function)
 
 
+def workers_option(help_text: str) -> Callable[[F], F]:
+    """``--workers``: the gunicorn workers ``serve`` starts, and those ``check --deploy``
+    judges shared state for. One definition, so that check assumes serve's default."""
+    return click.option(
+        "--workers",
+        "-w",
+        default=2,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help=help_text,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @settings_option
 @click.version_option(package_name="lback_mw")
@@ -307,14 +320,7 @@ def _broken_app(message: str) -> WSGIApplication:
 
 @click.command("serve", short_help="Serve with gunicorn (production, several workers).")
 @settings_option
-@click.option(
-    "--workers",
-    "-w",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Worker processes; each builds its own app from the settings.",
-)
+@workers_option("Worker processes; each builds its own app from the settings.")
 @click.option(
     "--bind",
     "-b",
@@ -471,14 +477,7 @@ def _gunicorn_application(
     help="Add the production checks: DEBUG, SECRET_KEY, hosts, https, cookies, "
     "memory backends, /metrics, the access log.",
 )
-@click.option(
-    "--workers",
-    "-w",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="With --deploy: the workers you will serve with (serve's default is 2).",
-)
+@workers_option("With --deploy: the workers you will serve with (the default is serve's).")
 @click.option(
     "--fail-level",
     type=click.Choice(["error", "warning"]),
