@@ -9,6 +9,7 @@ that starts is a command whose settings and middleware all loaded.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
 import re
@@ -201,6 +202,19 @@ def settings_option(function: F) -> F:
     )(function)
 
 
+def workers_option(help_text: str) -> Callable[[F], F]:
+    """``--workers``: the gunicorn workers ``serve`` starts, and those ``check --deploy``
+    judges shared state for. One definition, so that check assumes serve's default."""
+    return click.option(
+        "--workers",
+        "-w",
+        default=2,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help=help_text,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @settings_option
 @click.version_option(package_name="lback_mw")
@@ -306,14 +320,7 @@ def _broken_app(message: str) -> WSGIApplication:
 
 @click.command("serve", short_help="Serve with gunicorn (production, several workers).")
 @settings_option
-@click.option(
-    "--workers",
-    "-w",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Worker processes; each builds its own app from the settings.",
-)
+@workers_option("Worker processes; each builds its own app from the settings.")
 @click.option(
     "--bind",
     "-b",
@@ -470,14 +477,7 @@ def _gunicorn_application(
     help="Add the production checks: DEBUG, SECRET_KEY, hosts, https, cookies, "
     "memory backends, /metrics, the access log.",
 )
-@click.option(
-    "--workers",
-    "-w",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="With --deploy: the workers you will serve with (serve's default is 2).",
-)
+@workers_option("With --deploy: the workers you will serve with (the default is serve's).")
 @click.option(
     "--fail-level",
     type=click.Choice(["error", "warning"]),
@@ -695,6 +695,9 @@ def _safe_value(name: str, value: Any) -> Any:
         return _HIDDEN
     if isinstance(value, str) and "://" in value:
         return redact_url(value, _HIDDEN)
+    if isinstance(value, type) or inspect.isfunction(value):
+        # What a dotted path in params imported, shown as such a path (not its repr).
+        return dotted_name(value)
     return value
 
 

@@ -19,6 +19,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 from pydantic_core import ErrorDetails
 
+from ._imports import FUNCTION_OR_PATH_ERROR
 from .exceptions import ImproperlyConfigured, did_you_mean, dotted_name, refuse_async
 
 #: The default of ``value`` arguments that were not given (``None`` is a value).
@@ -247,7 +248,10 @@ def _validate(param: inspect.Parameter, annotation: Any, value: Any, label: str)
     try:
         validated = adapter.validate_python(value)
     except ValidationError as exc:
-        reasons = "; ".join(_reason(err) for err in exc.errors())
+        errors = exc.errors()
+        if errors[0]["type"] == FUNCTION_OR_PATH_ERROR:  # a whole sentence about the value
+            raise ImproperlyConfigured(f"{label}: {param.name} {errors[0]['msg']}") from None
+        reasons = "; ".join(_reason(err) for err in errors)
         raise ImproperlyConfigured(
             f"{label}: parameter {param.name!r} expects {_type_name(annotation)}, "
             f"got {value!r}: {reasons}."

@@ -49,6 +49,11 @@ class Tag(BaseMiddleware):
         return response
 
 
+def api_key(request):
+    """A RateLimitMiddleware key_func."""
+    return request.headers.get("X-API-Key")
+
+
 class Timing:
     def dispatch(self, request, call_next):
         return call_next(request)
@@ -440,6 +445,31 @@ def test_middleware_json(on_path: Path) -> None:
             "reason": "REDIS_URL is not set",
         }
     ]
+
+
+IMPORTED_YAML = f"""
+SECRET_KEY: {SECRET}
+MIDDLEWARES:
+  - class: lback_mw.middlewares.RateLimitMiddleware
+    params: {{limit: 5/minute, key_func: cliproj.middlewares.api_key}}
+"""
+
+
+def test_middleware_shows_an_imported_function_by_its_dotted_path(
+    on_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    settings = str(write_settings(on_path, IMPORTED_YAML))
+    table = invoke("middleware", "--settings", settings)
+    assert table.exit_code == 0, table.output
+    assert columns(table.stdout, "MIDDLEWARES[0]")[3] == (
+        "limit='5/minute', key_func='cliproj.middlewares.api_key'"
+    )
+    as_json = invoke("middleware", "--json", "--settings", settings)
+    assert json.loads(as_json.stdout)["chain"][0]["params"] == {
+        "limit": "5/minute",
+        "key_func": "cliproj.middlewares.api_key",
+    }
 
 
 def test_middleware_with_empty_chain(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,17 @@ def _error(entry: Any, position: int = 0) -> str:
     with pytest.raises(ImproperlyConfigured) as info:
         make_app(MIDDLEWARES=entries)
     return str(info.value)
+
+
+def _assert_explained(entry: Any, fragments: list[str]) -> None:
+    """The entry's error names its position and its dotted path, and says each fragment."""
+    message = _error(entry, position=2)
+    path = entry.get("class", "") if isinstance(entry, dict) else entry
+    assert message.startswith("MIDDLEWARES[2]")
+    if isinstance(path, str) and "." in path:
+        assert repr(path) in message
+    for fragment in fragments:
+        assert fragment in message
 
 
 @pytest.mark.parametrize(
@@ -72,32 +81,26 @@ def _error(entry: Any, position: int = 0) -> str:
             ["resolves to a module, not a class"],
             id="module instead of class",
         ),
+        pytest.param(42, ["expected a dotted path string", "got int 42"], id="wrong entry type"),
         pytest.param(
-            f"{SAMPLES}.HeaderMiddleware",
+            {"params": {}}, ["a middleware dict needs a 'class' key"], id="dict without class"
+        ),
+    ],
+)
+def test_an_entry_that_names_no_class_is_explained(entry: Any, fragments: list[str]) -> None:
+    _assert_explained(entry, fragments)
+
+
+@pytest.mark.parametrize(
+    ("name", "fragments"),
+    [
+        pytest.param(
+            "HeaderMiddleware",
             ["required parameter 'header' has no value", "Known dependencies: app, config"],
             id="missing required parameter",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "params": {"header": "X", "valeu": "1"}},
-            [
-                "unknown parameter 'valeu' in params",
-                "Did you mean 'value'?",
-                "The constructor accepts: header, value.",
-            ],
-            id="unknown parameter with suggestion",
-        ),
-        pytest.param(
-            {"class": f"{SAMPLES}.LimitMiddleware", "params": {"max_requests": "lots"}},
-            ["parameter 'max_requests' expects int, got 'lots'", "valid integer"],
-            id="uncoercible value",
-        ),
-        pytest.param(
-            {"class": f"{SAMPLES}.LimitMiddleware", "params": {"max_requests": 1, "paths": "/api"}},
-            ["parameter 'paths' expects", "got '/api'"],
-            id="string where a list is expected",
-        ),
-        pytest.param(
-            f"{SAMPLES}.NeedsDbMiddleware",
+            "NeedsDbMiddleware",
             [
                 "required parameter 'db_sesion' has no value",
                 "Did you mean 'db_session'?",
@@ -107,99 +110,145 @@ def _error(entry: Any, position: int = 0) -> str:
             id="unknown dependency lists the names that exist",
         ),
         pytest.param(
-            f"{SAMPLES}.NoHooks",
+            "NoHooks",
             ["NoHooks implements no middleware hook", "process_request"],
             id="class without hooks",
         ),
         pytest.param(
-            f"{SAMPLES}.AsyncHook",
+            "AsyncHook",
             ["AsyncHook.process_request is defined with 'async def'", "WSGI core"],
             id="coroutine hook",
         ),
         pytest.param(
-            f"{SAMPLES}.BothStyles",
+            "BothStyles",
             ["defines both process_* hooks (process_request) and dispatch"],
             id="two styles at once",
         ),
         pytest.param(
-            f"{SAMPLES}.WsgiWrapper",
-            ["is a WSGI middleware", "WSGI_MIDDLEWARES"],
-            id="WSGI wrapper in MIDDLEWARES",
+            "WsgiWrapper", ["is a WSGI middleware", "WSGI_MIDDLEWARES"], id="WSGI wrapper"
+        ),
+    ],
+)
+def test_a_class_the_loader_cannot_build_or_drive_is_explained(
+    name: str, fragments: list[str]
+) -> None:
+    _assert_explained(f"{SAMPLES}.{name}", fragments)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "fragments"),
+    [
+        pytest.param(
+            "HeaderMiddleware",
+            {"header": "X", "valeu": "1"},
+            [
+                "unknown parameter 'valeu' in params",
+                "Did you mean 'value'?",
+                "The constructor accepts: header, value.",
+            ],
+            id="unknown parameter with suggestion",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "param": {"header": "X"}},
-            ["unknown key 'param' in a middleware dict", "Did you mean 'params'?"],
-            id="dict with misspelt key",
+            "LimitMiddleware",
+            {"max_requests": "lots"},
+            ["parameter 'max_requests' expects int, got 'lots'", "valid integer"],
+            id="uncoercible value",
         ),
         pytest.param(
-            {"params": {}}, ["a middleware dict needs a 'class' key"], id="dict without class"
+            "LimitMiddleware",
+            {"max_requests": 1, "paths": "/api"},
+            ["parameter 'paths' expects", "got '/api'"],
+            id="string where a list is expected",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "params": ["X"]},
-            ["'params' must be a mapping", "got list ['X']"],
-            id="params not a mapping",
-        ),
-        pytest.param(42, ["expected a dotted path string", "got int 42"], id="wrong entry type"),
-        pytest.param(
-            {"class": f"{SAMPLES}.SelfCheckingMiddleware", "params": {"mode": "bad"}},
+            "SelfCheckingMiddleware",
+            {"mode": "bad"},
             ["mode 'bad' is not supported; use 'ok'"],
             id="middleware's own ImproperlyConfigured",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.SelfCheckingMiddleware", "params": {"mode": "crash"}},
+            "SelfCheckingMiddleware",
+            {"mode": "crash"},
             ["its constructor raised ValueError: boom while building"],
             id="constructor crash",
         ),
+    ],
+)
+def test_params_the_constructor_refuses_are_explained(
+    name: str, params: dict[str, Any], fragments: list[str]
+) -> None:
+    _assert_explained({"class": f"{SAMPLES}.{name}", "params": params}, fragments)
+
+
+@pytest.mark.parametrize(
+    ("keys", "fragments"),
+    [
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "path": ["/api/*"]},
-            ["unknown key 'path' in a middleware dict", "Did you mean 'paths'?"],
-            id="paths misspelt",
+            {"param": {"header": "X"}},
+            ["unknown key 'param' in a middleware dict", "Did you mean 'params'?"],
+            id="misspelt params key",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "paths": "/api/*"},
+            {"params": ["X"]},
+            ["'params' must be a mapping", "got list ['X']"],
+            id="params not a mapping",
+        ),
+        pytest.param(
+            {"path": ["/api/*"]},
+            ["unknown key 'path' in a middleware dict", "Did you mean 'paths'?"],
+            id="misspelt paths key",
+        ),
+        pytest.param(
+            {"paths": "/api/*"},
             ["paths must be a list of path patterns, like ['/api/*']"],
             id="paths not a list",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "paths": ["/api*"]},
+            {"paths": ["/api*"]},
             ["paths[0]: '/api*' has a '*' that is not a trailing '/*'", "Did you mean '/api/*'?"],
             id="paths pattern with a bad star",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "exclude_paths": ["health"]},
+            {"exclude_paths": ["health"]},
             ["exclude_paths[0]: 'health' is not a path pattern"],
             id="exclude_paths relative",
         ),
         pytest.param(
-            {"class": f"{SAMPLES}.HeaderMiddleware", "paths": []},
+            {"paths": []},
             ["'paths' is empty, so the middleware would never run"],
             id="paths empty",
         ),
     ],
 )
-def test_loader_errors_name_entry_path_and_reason(entry: Any, fragments: list[str]) -> None:
-    message = _error(entry, position=2)
-    path = entry.get("class", "") if isinstance(entry, dict) else entry
-    assert message.startswith("MIDDLEWARES[2]")
-    if isinstance(path, str) and "." in path:
-        assert repr(path) in message
+def test_a_dict_entry_with_bad_keys_is_explained(
+    keys: dict[str, Any], fragments: list[str]
+) -> None:
+    _assert_explained({"class": f"{SAMPLES}.HeaderMiddleware", **keys}, fragments)
+
+
+@pytest.mark.parametrize(
+    ("source", "fragments"),
+    [
+        pytest.param(
+            "import not_installed_package_xyz\n",
+            ["importing module 'failing_mw' failed", "not_installed_package_xyz"],
+            id="module with a missing import",
+        ),
+        pytest.param(
+            "raise RuntimeError('bad module state')\n",
+            ["RuntimeError: bad module state"],
+            id="module raising while imported",
+        ),
+    ],
+)
+def test_a_module_that_fails_to_import_is_explained(
+    source: str, fragments: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "failing_mw.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    message = _error("failing_mw.Thing")
     for fragment in fragments:
         assert fragment in message
-
-
-def test_module_that_fails_to_import_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "broken_mw.py").write_text("import not_installed_package_xyz\n")
-    (tmp_path / "raising_mw.py").write_text("raise RuntimeError('bad module state')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    message = _error("broken_mw.Thing")
-    assert "importing module 'broken_mw' failed" in message
-    assert "not_installed_package_xyz" in message
-    message = _error("raising_mw.Thing")
-    assert "RuntimeError: bad module state" in message
-    for name in ("broken_mw", "raising_mw"):
-        sys.modules.pop(name, None)
 
 
 @pytest.mark.parametrize(
@@ -328,28 +377,27 @@ def test_wsgi_middlewares_wrap_the_whole_app(app_factory: Callable[..., App]) ->
     assert app.wsgi_middleware[0].params == {"x_for": 1}  # coerced from "1"
 
 
-def test_wsgi_middleware_errors_name_the_entry() -> None:
-    with pytest.raises(
-        ImproperlyConfigured,
-        match=re.escape(
-            "WSGI_MIDDLEWARES[0] ('werkzeug.middleware.proxy_fix.ProxyFix'): unknown parameter "
-            "'x_fro' in params. Did you mean 'x_for'?"
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        pytest.param(
+            {"params": {"x_fro": 1}},
+            "unknown parameter 'x_fro' in params. Did you mean 'x_for'?",
+            id="misspelt parameter",
         ),
-    ):
-        make_app(
-            WSGI_MIDDLEWARES=[
-                {"class": "werkzeug.middleware.proxy_fix.ProxyFix", "params": {"x_fro": 1}}
-            ]
-        )
-
-
-def test_wsgi_middlewares_take_no_paths() -> None:
-    with pytest.raises(ImproperlyConfigured, match="paths and exclude_paths apply to MIDDLEWARES"):
-        make_app(
-            WSGI_MIDDLEWARES=[
-                {"class": "werkzeug.middleware.proxy_fix.ProxyFix", "paths": ["/api/*"]}
-            ]
-        )
+        pytest.param(
+            {"paths": ["/api/*"]},
+            "paths and exclude_paths apply to MIDDLEWARES entries",
+            id="paths",
+        ),
+    ],
+)
+def test_wsgi_middleware_errors_name_the_entry(keys: dict[str, Any], message: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        make_app(WSGI_MIDDLEWARES=[{"class": "werkzeug.middleware.proxy_fix.ProxyFix", **keys}])
+    assert str(info.value).startswith(
+        f"WSGI_MIDDLEWARES[0] ('werkzeug.middleware.proxy_fix.ProxyFix'): {message}"
+    )
 
 
 def test_sample_module_is_importable() -> None:

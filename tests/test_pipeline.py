@@ -402,40 +402,55 @@ def test_wrong_return_type_is_logged_with_class_and_method(
     assert "tests.test_pipeline.Recorder.process_response returned NoneType" in caplog.text
 
 
-def test_exception_page_reveals_nothing_without_debug(
+def _get_a_crash(app: App, client: Client, caplog: pytest.LogCaptureFixture, error: str) -> Any:
+    """GET / on ``app`` whose view raises ``RuntimeError(error)``: the 500 response."""
+
+    @app.route("/")
+    def boom(request: Request) -> str:
+        raise RuntimeError(error)
+
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        response = client.get("/")
+    assert response.status_code == 500
+    return response
+
+
+@pytest.mark.parametrize(
+    ("debug", "error", "shown", "hidden"),
+    [
+        pytest.param(
+            False,
+            "secret database password",
+            [],
+            ["secret", "Traceback"],
+            id="without debug: nothing",
+        ),
+        pytest.param(
+            True,
+            "<script>x</script>",
+            ["Traceback", "RuntimeError: &lt;script&gt;x&lt;/script&gt;"],
+            ["<script>"],
+            id="debug: the escaped traceback",
+        ),
+    ],
+)
+def test_exception_page_shows_the_traceback_in_debug_only(
     app_factory: Callable[..., App],
     client_for: Callable[[App], Client],
     caplog: pytest.LogCaptureFixture,
+    debug: bool,
+    error: str,
+    shown: list[str],
+    hidden: list[str],
 ) -> None:
-    app = app_factory()
-
-    @app.route("/")
-    def boom(request: Request) -> str:
-        raise RuntimeError("secret database password")
-
-    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
-        response = client_for(app).get("/")
-    assert response.status_code == 500
-    assert "secret" not in response.text
-    assert "Traceback" not in response.text
-    assert "secret database password" in caplog.text  # the log keeps the traceback
+    app = app_factory(DEBUG=debug)
+    response = _get_a_crash(app, client_for(app), caplog, error)
+    for text in shown:
+        assert text in response.text
+    for text in hidden:
+        assert text not in response.text
+    assert error in caplog.text  # the log keeps the traceback, whatever the page shows
     assert "Unhandled exception on GET '/'" in caplog.text
-
-
-def test_exception_page_shows_escaped_traceback_in_debug(
-    app_factory: Callable[..., App], client_for: Callable[[App], Client]
-) -> None:
-    app = app_factory(DEBUG=True)
-
-    @app.route("/")
-    def boom(request: Request) -> str:
-        raise RuntimeError("<script>x</script>")
-
-    response = client_for(app).get("/")
-    assert response.status_code == 500
-    assert "Traceback" in response.text
-    assert "RuntimeError: &lt;script&gt;x&lt;/script&gt;" in response.text
-    assert "<script>" not in response.text
 
 
 class _BrokenOnTheWayOut(BaseMiddleware):
@@ -449,14 +464,7 @@ def test_debug_page_shows_the_view_error_behind_a_failing_process_response(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = app_factory(DEBUG=True, MIDDLEWARES=[_BrokenOnTheWayOut])
-
-    @app.route("/")
-    def boom(request: Request) -> str:
-        raise RuntimeError("the view broke first")
-
-    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
-        response = client_for(app).get("/")
-    assert response.status_code == 500
+    response = _get_a_crash(app, client_for(app), caplog, "the view broke first")
     first = response.text.index("RuntimeError: the view broke first")
     between = response.text.index("During handling of the above exception")
     last = response.text.index("LookupError: the response hook broke too")
@@ -552,44 +560,36 @@ def _mixed_app(
     return app
 
 
+@pytest.mark.parametrize(
+    ("view_raises", "status", "way_out"),
+    [
+        pytest.param(
+            False,
+            200,
+            ["m2.response:200", "c.after:200", "m0.response:200"],
+            id="view returns",
+        ),
+        pytest.param(
+            True,
+            500,
+            ["m2.exception:view failed", "m2.response:500", "c.after:500", "m0.response:500"],
+            id="view raises: call_next returns the error response instead of raising",
+        ),
+    ],
+)
 def test_call_next_middleware_sits_in_list_order(
-    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    view_raises: bool,
+    status: int,
+    way_out: list[str],
 ) -> None:
     log: list[str] = []
-    response = client_for(_mixed_app(app_factory, log)).get("/")
+    response = client_for(_mixed_app(app_factory, log, view_raises=view_raises)).get("/")
+    assert response.status_code == status
     # process_view runs innermost, for every layer in list order (Django's way).
-    assert log == [
-        "m0.request",
-        "c.before",
-        "m2.request",
-        "m0.view",
-        "m2.view",
-        "view",
-        "m2.response:200",
-        "c.after:200",
-        "m0.response:200",
-    ]
+    assert log == ["m0.request", "c.before", "m2.request", "m0.view", "m2.view", "view", *way_out]
     assert response.headers.getlist("X-Trail") == ["m2", "c", "m0"]
-
-
-def test_call_next_returns_error_responses_instead_of_raising(
-    app_factory: Callable[..., App], client_for: Callable[[App], Client]
-) -> None:
-    log: list[str] = []
-    response = client_for(_mixed_app(app_factory, log, view_raises=True)).get("/")
-    assert response.status_code == 500
-    assert log == [
-        "m0.request",
-        "c.before",
-        "m2.request",
-        "m0.view",
-        "m2.view",
-        "view",
-        "m2.exception:view failed",
-        "m2.response:500",
-        "c.after:500",
-        "m0.response:500",
-    ]
 
 
 def test_exception_in_dispatch_goes_to_outer_process_exception(

@@ -11,7 +11,7 @@ user query.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 from werkzeug.http import quote_header_value
@@ -19,7 +19,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .._imports import import_object
+from .._imports import FunctionOrPath
 from ..auth import (
     ANONYMOUS,
     ENVIRON_KEY,
@@ -37,6 +37,8 @@ from .base import BaseMiddleware
 
 #: ``user_loader(user_id)`` and ``token_loader(token)``: the user, or ``None``.
 Loader = Callable[[str], Any]
+_USER_LOADER = FunctionOrPath("user_loader(user_id: str) returning the user or None")
+_TOKEN_LOADER = FunctionOrPath("token_loader(token: str) returning the user or None")
 
 #: Django's key, under another name: where ``login()`` keeps the user's id.
 DEFAULT_SESSION_KEY = "_auth_user_id"
@@ -55,8 +57,8 @@ class AuthenticationMiddleware(BaseMiddleware):
     def __init__(
         self,
         *,
-        user_loader: Loader | str | None = None,
-        token_loader: Loader | str | None = None,
+        user_loader: Annotated[Loader | str, _USER_LOADER] | None = None,
+        token_loader: Annotated[Loader | str, _TOKEN_LOADER] | None = None,
         bearer: bool | None = None,
         session_key: str = DEFAULT_SESSION_KEY,
         protected_paths: Sequence[str] = (),
@@ -87,10 +89,10 @@ class AuthenticationMiddleware(BaseMiddleware):
         if not session_key:
             raise ImproperlyConfigured(f"{owner}: session_key must not be empty.")
         #: Loads the session's user; ``None`` when only bearer tokens are accepted.
-        self.user_loader = _function(owner, user_loader, "user_loader", "user_id")
+        self.user_loader = _function(owner, user_loader, _USER_LOADER, "user_loader")
         #: Loads a bearer token's user; ``None`` when bearer tokens are not accepted.
         self.token_loader = (
-            _function(owner, token_loader, "token_loader", "token") if bearer else None
+            _function(owner, token_loader, _TOKEN_LOADER, "token_loader") if bearer else None
         )
         self.session_key = session_key
         self._needs_session = f"{owner} reads the user from request.session"
@@ -233,17 +235,12 @@ def _bearer_error(description: str) -> str:
     return f'Bearer error="invalid_token", error_description="{description}"'
 
 
-def _function(owner: str, value: Loader | str | None, name: str, argument: str) -> Loader | None:
-    """The loader itself, imported first when ``params`` named it by dotted path."""
-    if isinstance(value, str):
-        value = import_object(value, f"{owner}: {name} {value!r}")
-    if value is not None and not callable(value):
-        raise ImproperlyConfigured(
-            f"{owner}: {name} is a {type(value).__name__} ({value!r:.60}), not a function "
-            f"{name}({argument}: str) returning the user or None. A DEPENDENCIES entry "
-            "naming a factory provides what the factory returns: return the function."
-        )
-    return value
+def _function(
+    owner: str, value: Loader | str | None, kind: FunctionOrPath, name: str
+) -> Loader | None:
+    """The loader itself: ``params`` already imported a dotted path; a value given in
+    Python (a path, or a dependency) is checked the same way here."""
+    return None if value is None else kind.resolve(value, f"{owner}: {name}")
 
 
 def _check_login_url(url: str, owner: str) -> str:

@@ -12,12 +12,12 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, with_config
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .._imports import import_object
+from .._imports import FunctionOrPath
 from ..backends import (
     ALGORITHMS,
     BackendUnavailable,
@@ -46,6 +46,12 @@ ENVIRON_KEY = "lback_mw.rate_limit"
 #: A backend outage is logged at most this often (seconds), not once per request.
 WARNING_INTERVAL = 10.0
 DEFAULT_BACKEND = "memory://"
+
+#: ``key_func(request)``: the counter's name, or ``None`` to not limit the request.
+KeyFunction = Callable[[Request], str | None]
+_KEY_FUNCTION = FunctionOrPath(
+    "taking the request and returning a string (or None to not limit it)"
+)
 
 
 # Unknown keys are kept and every key is optional here, so that _rule() can name a
@@ -76,8 +82,8 @@ class RateLimitMiddleware(BaseMiddleware):
     :param algorithm: ``"fixed_window"``, ``"sliding_window"`` or ``"token_bucket"``.
     :param key: count per ``"ip"`` (``request.remote_addr``) or per ``"user"``
         (``request.user.id`` when authenticated, else the IP).
-    :param key_func: dotted path of ``func(request) -> str | None`` choosing the
-        counter instead of ``key``; ``None`` from it means "do not limit".
+    :param key_func: ``func(request) -> str | None``, or its dotted path, choosing
+        the counter instead of ``key``; ``None`` from it means "do not limit".
     :param rules: per-path limits, first match wins (see :class:`RateLimitRule`).
     :param exempt_paths: paths never limited (``"/health"``, ``"/static/*"``).
     :param backend: the store's URL; default the ``RATELIMIT_BACKEND`` setting,
@@ -96,7 +102,7 @@ class RateLimitMiddleware(BaseMiddleware):
         window_seconds: float | None = None,
         algorithm: Algorithm = "fixed_window",
         key: Literal["ip", "user"] | None = None,
-        key_func: str | None = None,
+        key_func: Annotated[KeyFunction | str, _KEY_FUNCTION] | None = None,
         rules: list[RateLimitRule] | None = None,
         exempt_paths: list[str] | None = None,
         backend: str | None = None,
@@ -261,25 +267,15 @@ def _counter_name(path: str, methods: frozenset[str] | None, policy: RateLimitPo
     return f"{path}:{','.join(sorted(methods or ()))}:{rate}"
 
 
-KeyFunction = Callable[[Request], str | None]
-
-
-def _key_function(name: str, key: str | None, key_func: str | None) -> KeyFunction:
+def _key_function(name: str, key: str | None, key_func: KeyFunction | str | None) -> KeyFunction:
     if key not in (None, "ip", "user"):
         raise ImproperlyConfigured(f"{name}: key must be 'ip' or 'user', not {key!r}.")
     if key_func is None:
         return _user_key if key == "user" else _ip_key
     if key is not None:
-        raise ImproperlyConfigured(
-            f"{name}: give key ({key!r}) or key_func ({key_func!r}), not both."
-        )
-    function = import_object(key_func, f"{name}: key_func {key_func!r}")
-    if not callable(function):
-        raise ImproperlyConfigured(
-            f"{name}: key_func {key_func!r} is a {type(function).__name__}, not a function "
-            "taking the request and returning a string (or None to not limit it)."
-        )
-    return function  # type: ignore[no-any-return]
+        raise ImproperlyConfigured(f"{name}: give key ({key!r}) or key_func, not both.")
+    # params already imported a dotted path; one given in Python is imported here.
+    return _KEY_FUNCTION.resolve(key_func, f"{name}: key_func")
 
 
 def client_ip(request: Request) -> str:

@@ -647,7 +647,11 @@ def test_a_missing_user_loader_says_how_to_provide_one(app_factory: AppFactory) 
     [
         ({"bearer": True}, "bearer is true but there is no token_loader"),
         ({"user_loader": "lback_mw.auth.nope"}, "has no attribute 'nope'"),
-        ({"user_loader": "lback_mw.auth.ENVIRON_KEY"}, "user_loader is a str"),
+        (
+            {"user_loader": "lback_mw.auth.ENVIRON_KEY"},
+            "user_loader 'lback_mw.auth.ENVIRON_KEY' is a str, not a function "
+            "user_loader(user_id: str) returning the user or None.",
+        ),
         ({"user_loader": len, "session_key": ""}, "session_key must not be empty"),
         ({"user_loader": len, "login_url": "//evil.com/login"}, "login_url"),
         ({"user_loader": len, "login_url": "login"}, "must be a path starting with one '/'"),
