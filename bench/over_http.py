@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import signal
@@ -30,6 +29,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,16 +61,6 @@ RATIOS = [
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 _ERRORS = re.compile(r"Socket errors: (.*)")
-
-#: Stops each wrk thread after ``args[1]`` responses (wrk itself only knows durations).
-_COUNT_SCRIPT = """
-local limit, seen = 0, 0
-function init(args) limit = tonumber(args[1]) end
-function response(status, headers, body)
-  seen = seen + 1
-  if seen >= limit then wrk.thread:stop() end
-end
-"""
 
 
 def _free_port() -> int:
@@ -221,13 +211,29 @@ def _rss_kib(pid: int) -> int:
     raise SystemExit(f"no VmRSS for pid {pid}")
 
 
-def _send(server: Server, count: int) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_COUNT_SCRIPT)
-    try:
-        _wrk(server, 600, 1, ["-s", script.name, server.url, "--", str(count)])
-    finally:
-        os.unlink(script.name)
+def _send(server: Server, count: int, clients: int = 2) -> None:
+    """``count`` requests from ``clients`` threads, each on a new connection as wrk's are.
+
+    Not wrk: its ``wrk.thread:stop()`` ends a thread's requests, but the process still
+    waits out the whole ``-d`` duration (seen with Debian's wrk 4.1.0).
+    """
+    request = "".join(
+        [f"GET {APPS[server.key].path} HTTP/1.1\r\n", "Connection: close\r\n"]
+        + [f"{name}: {value}\r\n" for name, value in server.headers.items()]
+        + ["\r\n"]
+    ).encode("latin-1")
+
+    def one_client(share: int) -> None:
+        for _ in range(share):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(request)
+                answer = b"".join(iter(lambda: sock.recv(65536), b""))
+            if not answer.startswith(b"HTTP/1.1 200 "):
+                raise SystemExit(f"{server.key}: wrong answer under load:\n{answer[:500]!r}")
+
+    shares = [count // clients + (i < count % clients) for i in range(clients)]
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one_client, shares))
 
 
 def memory(keys: Sequence[str] = ("lback_full", "django_full")) -> dict[str, object]:
