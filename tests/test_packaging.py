@@ -24,6 +24,22 @@ def test_version_is_the_one_in_pyproject() -> None:
     assert lback_mw.__version__ == version("lback_mw") == declared
 
 
+def test_the_version_is_read_on_first_access_only() -> None:
+    code = (
+        "import lback_mw\n"
+        "assert '__version__' not in vars(lback_mw), 'read at import'\n"
+        "from lback_mw import __version__\n"
+        "assert vars(lback_mw)['__version__'] == __version__ == lback_mw.__version__\n"
+        "try:\n"
+        "    lback_mw.no_such_name\n"
+        "except AttributeError as exc:\n"
+        "    assert str(exc) == \"module 'lback_mw' has no attribute 'no_such_name'\", exc\n"
+        "else:\n"
+        "    raise AssertionError('no AttributeError')"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
 def imported_after(code: str) -> list[str]:
     """Which of :data:`LAZY` a fresh interpreter has imported after running ``code``."""
     probe = (
