@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Imported only when a project uses them (a database, templates, YAML settings,
 #: metrics, Redis), never by building an app that does not.
 LAZY = ("sqlalchemy", "jinja2", "yaml", "prometheus_client", "redis")
+#: Imported by neither ``import lback_mw`` nor building an app that uses no
+#: ``LOGGING``: the standard library's ``logging.config``.
+LAZY_IN_CORE = ("logging.config",)
 
 
 def test_version_is_the_one_in_pyproject() -> None:
@@ -40,11 +43,10 @@ def test_the_version_is_read_on_first_access_only() -> None:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def imported_after(code: str) -> list[str]:
-    """Which of :data:`LAZY` a fresh interpreter has imported after running ``code``."""
-    probe = (
-        f"{code}\nimport sys, json\nprint(json.dumps([m for m in {LAZY!r} if m in sys.modules]))"
-    )
+def imported_after(code: str, modules: tuple[str, ...] = LAZY) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``code``."""
+    listed = f"[m for m in {modules!r} if m in sys.modules]"
+    probe = f"{code}\nimport sys, json\nprint(json.dumps({listed}))"
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
@@ -74,3 +76,25 @@ def test_the_dependencies_still_import_what_they_need_on_first_use() -> None:
         "app.close()"
     )
     assert imported_after(code) == ["sqlalchemy", "jinja2"]
+
+
+def test_import_and_create_app_leave_the_lazy_core_modules_unimported() -> None:
+    code = (
+        "import lback_mw\n"
+        "app = lback_mw.create_app({'SECRET_KEY': 'packaging-test-secret-key-0123456789-abc',\n"
+        " 'ALLOWED_HOSTS': ['localhost'],\n"
+        " 'MIDDLEWARES': ['lback_mw.middlewares.SecurityHeadersMiddleware',\n"
+        "                 'lback_mw.middlewares.TrustedHostMiddleware']})\n"
+        "app.route('/')(lambda request: 'hello')"
+    )
+    assert imported_after(code, LAZY_IN_CORE) == []
+
+
+def test_the_lazy_core_modules_are_imported_when_used() -> None:
+    code = (
+        "import lback_mw\n"
+        "app = lback_mw.create_app({'SECRET_KEY': 'packaging-test-secret-key-0123456789-abc',\n"
+        " 'LOGGING': {'version': 1}})\n"
+        "assert app.test_client().get('/').status_code == 404"
+    )
+    assert imported_after(code, LAZY_IN_CORE) == list(LAZY_IN_CORE)
