@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: metrics, Redis), never by building an app that does not.
 LAZY = ("sqlalchemy", "jinja2", "yaml", "prometheus_client", "redis")
 #: Imported by neither ``import lback_mw`` nor building an app that uses no
-#: ``LOGGING``: the standard library's ``logging.config``.
-LAZY_IN_CORE = ("logging.config",)
+#: ``LOGGING``: the test client (and werkzeug's linter under it) and the
+#: standard library's ``logging.config``.
+LAZY_IN_CORE = ("lback_mw._client", "werkzeug.middleware.lint", "logging.config")
 
 
 def test_version_is_the_one_in_pyproject() -> None:
