@@ -68,15 +68,28 @@ def test_an_app_without_database_or_templates_imports_none_of_them() -> None:
     assert imported_after(code) == []
 
 
-def test_the_dependencies_still_import_what_they_need_on_first_use() -> None:
+def test_an_app_with_templates_imports_jinja2_on_the_first_render_only(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text("<p>{{ greeting }}</p>", encoding="utf-8")
+    build = (
+        "import lback_mw\n"
+        f"app = lback_mw.create_app({{'SECRET_KEY': 'packaging-test-secret-key-0123456789-abc',\n"
+        f" 'TEMPLATE_DIRS': [{str(tmp_path)!r}],\n"
+        " 'MIDDLEWARES': ['lback_mw.middlewares.CSRFMiddleware']})\n"
+        "renderer = app.dependencies.resolve('template_renderer')"
+    )
+    assert imported_after(build) == []
+    render = "\nassert renderer.render('page.html', greeting='<hi>') == '<p>&lt;hi&gt;</p>'"
+    assert imported_after(build + render) == ["jinja2"]
+
+
+def test_the_database_dependency_still_imports_sqlalchemy_on_first_use() -> None:
     code = (
         "import lback_mw\n"
         "app = lback_mw.create_app({'DEBUG': True, 'DATABASE_URL': 'sqlite://'})\n"
         "app.dependencies.resolve('db_session')\n"
-        "app.dependencies.resolve('template_renderer')\n"
         "app.close()"
     )
-    assert imported_after(code) == ["sqlalchemy", "jinja2"]
+    assert imported_after(code) == ["sqlalchemy"]
 
 
 def test_import_and_create_app_leave_the_lazy_core_modules_unimported() -> None:
