@@ -26,6 +26,12 @@ its denominator is a servable Django app too, built by
   factory creates the tables and, in DEBUG, looks up its demo user, where
   Django opens no connection until a request needs one.
 
+Two floors, without targets, show what no change inside lback_mw can go
+below: ``floor``, werkzeug and pydantic-settings imported and a ``BaseSettings``
+built (what lback_mw is made of), and ``example_floor``, the lback_mw case with
+SQLAlchemy's ORM and SQLite dialect imported (what the example project's models
+and its tables, created at start-up, need).
+
 Each Django case also imports its URLconf (``get_resolver().url_patterns``),
 which Django itself would import on the first request: lback_mw imports its
 routes when the app is built. ``django.setup()`` with minimal settings, the
@@ -37,7 +43,7 @@ servable app adds only the WSGI handler and its middleware.
 
 Run from the repository root::
 
-    python bench/startup.py            # ~1.5 min on an idle machine: 11 rounds of the 7 cases
+    python bench/startup.py            # ~30 s on an idle machine: 11 rounds of the 8 cases
     python bench/startup.py --rounds 3 # a smoke run
     python bench/startup.py --check    # exit status 1 if a target is missed
 
@@ -86,6 +92,17 @@ ANSWERS_200 = (
     "assert response.status_code == 200, response.status\n"
 )
 
+#: The lback_mw case: two HTTP built-ins and a route, no database, no templates.
+LBACK_APP = (
+    "import lback_mw\n"
+    "app = lback_mw.create_app({'SECRET_KEY': 'startup-bench-secret-key-0123456789-abcdef',\n"
+    " 'ALLOWED_HOSTS': ['localhost'],\n"
+    " 'MIDDLEWARES': ['lback_mw.middlewares.SecurityHeadersMiddleware',\n"
+    "                 'lback_mw.middlewares.TrustedHostMiddleware']})\n"
+    "app.route('/')(lambda request: 'hello')\n"
+    "print('ready')"
+)
+
 #: How both Django cases end: the WSGI handler (which loads the middleware, as
 #: create_app does) and the URLconf, imported now as lback_mw imports its routes.
 DJANGO_SERVABLE = (
@@ -100,13 +117,7 @@ CASES = (
     Case(
         "lback",
         "lback_mw: create_app, HTTP middleware, no DB or templates",
-        "import lback_mw\n"
-        "app = lback_mw.create_app({'SECRET_KEY': 'startup-bench-secret-key-0123456789-abcdef',\n"
-        " 'ALLOWED_HOSTS': ['localhost'],\n"
-        " 'MIDDLEWARES': ['lback_mw.middlewares.SecurityHeadersMiddleware',\n"
-        "                 'lback_mw.middlewares.TrustedHostMiddleware']})\n"
-        "app.route('/')(lambda request: 'hello')\n"
-        "print('ready')",
+        LBACK_APP,
         ANSWERS_200,
     ),
     Case(
@@ -114,6 +125,11 @@ CASES = (
         "lback_mw: the example project (DB, templates, sessions)",
         "import lback_mw\napp = lback_mw.create_app('example_project.settings')\nprint('ready')",
         ANSWERS_200,
+    ),
+    Case(
+        "example_floor",
+        "lback_mw case + SQLAlchemy's ORM (the example's floor)",
+        "import sqlalchemy.orm, sqlalchemy.dialects.sqlite\n" + LBACK_APP,
     ),
     Case(
         "floor",
@@ -178,6 +194,13 @@ FIGURES = (
     ("lback_mw / django.setup() time", "lback", "django_setup", "seconds", None),
     ("lback_mw / django.setup() peak RSS", "lback", "django_setup", "rss_mb", None),
     ("floor / django time", "floor", "django", "seconds", None),
+    (
+        "example's floor / django's equivalent time",
+        "example_floor",
+        "django_project",
+        "seconds",
+        None,
+    ),
     ("lback_mw / falcon time", "lback", "falcon", "seconds", None),
     ("lback_mw / falcon peak RSS", "lback", "falcon", "rss_mb", None),
 )
