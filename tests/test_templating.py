@@ -46,3 +46,21 @@ def test_a_missing_template_says_where_it_looked(
     assert caught.value.message == f"Template 'other.html' not found; searched {tmp_path}."
     with pytest.raises(jinja2.TemplateNotFound, match=r"nothing \(TEMPLATE_DIRS is empty\)"):
         TemplateRenderer([]).render("other.html")
+
+
+def test_helpers_added_before_and_after_the_first_render_reach_templates(tmp_path: Path) -> None:
+    (tmp_path / "two.html").write_text("{{ first() }} {{ second() }}", encoding="utf-8")
+    renderer = TemplateRenderer([tmp_path])
+    renderer.globals["first"] = lambda: "1"
+    renderer.globals["second"] = lambda: "2"
+    assert renderer.render("two.html") == "1 2"
+    renderer.globals["second"] = lambda: "two"  # a template loaded already sees it
+    assert renderer.render("two.html") == "1 two"
+    assert renderer.environment.globals is renderer.globals
+
+
+def test_jinja2s_own_globals_stay_unless_a_helper_takes_the_name(tmp_path: Path) -> None:
+    (tmp_path / "loop.html").write_text("{{ range(3) | list }} {{ dict }}", encoding="utf-8")
+    renderer = TemplateRenderer([tmp_path])
+    renderer.globals["dict"] = "mine"
+    assert renderer.render("loop.html") == "[0, 1, 2] mine"
