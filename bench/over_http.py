@@ -2,7 +2,7 @@
 
 Run from the repository root (needs ``wrk``, Debian's package, and the ``bench`` extra)::
 
-    python bench/over_http.py                  # ~4 min: 5 rounds of 3 s per case, sync + gthread
+    python bench/over_http.py                  # ~5 min: 5 rounds of 3 s per case, sync + gthread
     python bench/over_http.py --quick          # ~1 min: 2 rounds of 2 s, sync only
     python bench/over_http.py --memory         # worker RSS after 10,000 and 50,000 requests
 
