@@ -56,12 +56,15 @@ class Router:
         self.url_map = Map()
         self._views: dict[str, View] = {}
         self._auto_options: set[str] = set()
-        # PERF: werkzeug's matcher costs ~2 us; an exact path -> method -> rule
+        # PERF: werkzeug's matcher costs ~2-3.5 us; an exact path -> method -> rule
         # dictionary answers rules without converters in ~0.1 us. Anything it does
         # not know (405, redirects, converters) falls through to the segment
         # matcher, then to werkzeug.
         self._static: dict[str, dict[str, Rule]] = {}
         self._segments = SegmentMatcher()
+        #: Endpoints with a rule that has ``defaults`` or an ``alias``: werkzeug may
+        #: redirect between their rules, so none of them takes a fast path.
+        self._redirecting: set[str] = set()
         self._adapter: MapAdapter = self.url_map.bind("localhost")
         # Keyed by id(rule): werkzeug rules compare by value and are unhashable.
         self._middleware: dict[int, RouteMiddleware] = {}
@@ -108,11 +111,7 @@ class Router:
         except (ValueError, TypeError) as exc:
             raise ImproperlyConfigured(f"Route {rule!r} is invalid: {exc}") from exc
         self._views[endpoint] = view
-        self._segments.add(url_rule, self.url_map)
-        if self._is_static(url_rule):
-            by_method = self._static.setdefault(url_rule.rule, {})
-            for method in url_rule.methods or ():
-                by_method.setdefault(method, url_rule)
+        self._index(url_rule, endpoint)
         if middleware or exclude_middleware:
             for name, value in (
                 ("middleware", middleware),
@@ -228,6 +227,21 @@ class Router:
         """Registered rules in the order they were added, for ``lback-mw routes``."""
         return list(self.url_map.iter_rules())
 
+    def _index(self, rule: Rule, endpoint: str) -> None:
+        """Add ``rule`` to the fast matchers, or take its endpoint out of them."""
+        if (rule.defaults or rule.alias) and endpoint not in self._redirecting:
+            self._redirecting.add(endpoint)
+            self._segments.forget(endpoint)
+            for by_method in self._static.values():
+                for method in [m for m, known in by_method.items() if known.endpoint == endpoint]:
+                    del by_method[method]
+        fast = endpoint not in self._redirecting
+        self._segments.add(rule, self.url_map, modelled=fast)
+        if fast and self._is_static(rule):
+            by_method = self._static.setdefault(rule.rule, {})
+            for method in rule.methods or ():
+                by_method.setdefault(method, rule)
+
     def view_for(self, endpoint: str) -> View:
         return self._views[endpoint]
 
@@ -241,6 +255,7 @@ class Router:
             rule.arguments
             or rule.defaults
             or rule.redirect_to
+            or rule.alias
             or rule.host
             or rule.subdomain
             or rule.websocket

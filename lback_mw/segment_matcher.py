@@ -10,12 +10,16 @@ werkzeug's default converter does.
 
 It answers only when the answer cannot differ from werkzeug's: exactly one rule
 matches the path, none matches it with a slash added or removed (werkzeug's
-strict-slashes redirect), and that rule takes the method. Everything else (no
-match, two matches, a 405, ``//``, a converter that refuses the value) goes to
-werkzeug, as do whole groups holding a rule this matcher does not model: a
-converter in the first segment, a ``path`` or project converter, two converters
-in one segment, ``defaults``, ``redirect_to``, host or subdomain rules.
-tests/test_segment_matcher.py compares both matchers on a generated table.
+strict-slashes redirect), the converters accept the values, and that rule
+takes the method. Everything else (no match, two matches, a 405, ``//``, a value
+a converter refuses) goes to werkzeug. So do whole groups holding a rule this
+matcher does not model: a ``path`` or project converter, two converters or a
+converter and text in one segment, an ``any`` item holding a ``/``,
+``defaults``, ``redirect_to``, ``alias``, host, subdomain, websocket and
+build-only rules, ``merge_slashes=False``, and every rule of an endpoint that
+werkzeug may redirect to or from (:meth:`forget`). A converter in the first
+segment sends every path to werkzeug. tests/test_segment_matcher.py compares
+both matchers on the routing table and generated tables.
 """
 
 from __future__ import annotations
@@ -59,10 +63,13 @@ class SegmentMatcher:
         #: False once a rule could match any first segment: werkzeug for everything.
         self.enabled = True
 
-    def add(self, rule: Rule, url_map: Map) -> None:
-        """Index ``rule`` (after werkzeug compiled it)."""
+    def add(self, rule: Rule, url_map: Map, *, modelled: bool = True) -> None:
+        """Index ``rule`` (after werkzeug compiled it); ``modelled=False`` leaves its
+        group to werkzeug."""
         first = rule.rule.lstrip("/").split("/", 1)[0]
-        entry = None if url_map.host_matching or "<" in first else _entry(rule)
+        entry = (
+            _entry(rule) if modelled and not url_map.host_matching and "<" not in first else None
+        )
         if entry is None:
             if "<" in first:
                 self.enabled = False
@@ -72,9 +79,17 @@ class SegmentMatcher:
         if group is not _UNMODELLED:
             group.append(entry)
 
+    def forget(self, endpoint: str) -> None:
+        """Leave to werkzeug every group holding a rule of ``endpoint``: a rule with
+        ``defaults`` or an ``alias`` was added to it, and werkzeug redirects between
+        an endpoint's rules (``Map.redirect_defaults``)."""
+        for first, group in self._groups.items():
+            if group is not _UNMODELLED and any(entry[0].endpoint == endpoint for entry in group):
+                self._groups[first] = _UNMODELLED
+
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
-        # PERF: /users/<int:id> in 0.64 us against 1.06 us matched segment by
-        # segment and werkzeug's 3.5 us (timeit, best of 7, one loaded run): one
+        # PERF: /users/<int:id> in 0.55 us against 1.06 us matched segment by
+        # segment and werkzeug's 3.5 us (timeit, best of 7, idle machine): one
         # pattern over the whole path, its groupdict() as the values, and int()
         # or nothing in place of to_python for werkzeug's default converters.
         if "//" in path:
@@ -90,7 +105,7 @@ class SegmentMatcher:
             try:
                 return rule, values_of(matched)
             except ValidationError:
-                return None
+                return None  # werkzeug answers 404 for this rule
         found: tuple[Rule, dict[str, Any], frozenset[str]] | None = None
         for rule, fullmatch, values_of, methods in group:
             matched = fullmatch(path)
@@ -100,7 +115,7 @@ class SegmentMatcher:
                 try:
                     found = rule, values_of(matched), methods
                 except ValidationError:
-                    return None  # werkzeug goes on to the next rule
+                    return None  # werkzeug answers 404 for this rule
             elif fullmatch(path[:-1] if path.endswith("/") else path + "/") is not None:
                 return None  # werkzeug may redirect to the other spelling
         if found is None or method not in found[2]:
@@ -110,14 +125,16 @@ class SegmentMatcher:
 
 def _entry(rule: Rule) -> Entry | None:
     """The rule as one pattern, or ``None`` if this matcher does not model it."""
-    if rule.defaults or rule.redirect_to or rule.host or rule.subdomain or rule.websocket:
+    if rule.defaults or rule.redirect_to or rule.alias or rule.host or rule.subdomain:
+        return None
+    if rule.websocket:
         return None
     if rule.build_only or not rule.merge_slashes:
         return None
     names = iter(rule._converters)
     pieces: list[str] = []
     variables: list[tuple[str, Callable[[str], Any] | None]] = []
-    for part in rule._parts[2:]:  # the first two are the host and subdomain
+    for part in rule._parts[2:]:  # the domain part, then the empty one before the first /
         if part.static:
             pieces.append(re.escape(part.content))
             continue
@@ -128,6 +145,8 @@ def _entry(rule: Rule) -> Entry | None:
         converter = rule._converters[name]
         if type(converter) not in _PURE_CONVERTERS:
             return None
+        if isinstance(converter, AnyConverter) and any("/" in item for item in converter.items):
+            return None  # werkzeug matches it within one segment, so never
         # The group takes the variable's name (an identifier, as werkzeug requires).
         pieces.append(f"(?P<{name}>{pattern[1]})")
         variables.append((name, _convert(converter)))

@@ -136,3 +136,34 @@ def test_generated_tables_match_werkzeug(seed: int) -> None:
         for _ in range(60)
     }
     _compare(_router(list(rules.items())), sorted(paths))
+
+
+def _redirecting_router() -> Router:
+    """Rules werkzeug redirects between, and an ``any`` item spanning two segments."""
+    router = Router()
+
+    def view(request: Request, **values: Any) -> str:
+        return ""
+
+    router.add("/items/<int:id>", view, endpoint="item")
+    router.add("/old/<int:id>", view, endpoint="item", alias=True)
+    router.add("/pages/", view, endpoint="pages", defaults={"page": 1})
+    router.add("/pages/<int:page>", view, endpoint="pages")
+    router.add("/", view, endpoint="index", defaults={"page": 1})
+    router.add("/page/<int:page>", view, endpoint="index")  # another group than "/"
+    router.add("/archive/<int:page>", view, endpoint="archive")  # its defaults rule comes later
+    router.add("/recent", view, endpoint="archive", defaults={"page": 1})
+    router.add("/x/<any('a/b', c):v>", view, endpoint="x")
+    router.add("/static-alias", view, endpoint="static_alias", alias=True)
+    return router
+
+
+def test_aliases_defaults_and_slashes_in_any_are_werkzeugs() -> None:
+    # Regression: the fast matchers served /old/5, /static-alias, /page/1 and
+    # /archive/1 (werkzeug redirects them, to /items/5, to no alias, to / and to
+    # /recent) and /x/a/b (werkzeug answers 404).
+    paths = [
+        "/items/5", "/old/5", "/pages/", "/pages/1", "/pages/2", "/", "/page/1", "/page/2",
+        "/archive/1", "/archive/2", "/recent", "/x/a/b", "/x/c", "/x/a", "/static-alias",
+    ]  # fmt: skip
+    assert _compare(_redirecting_router(), paths) == len(paths) * len(METHODS)
