@@ -23,8 +23,18 @@ FUNCTION_OR_PATH_ERROR = "lback_mw.function_or_path"
 _ImportedFunction = ImportString[Callable[..., Any]]
 
 
+#: Said of ``.pkg``, ``pkg.`` or ``pkg..mod``, which importlib would report as a TypeError
+#: or ValueError about relative imports.
+_EMPTY_PART = (
+    "{path!r} has an empty part: a dotted path is names joined by single dots, "
+    "like 'package.module.function'."
+)
+
+
 def import_object(path: str, where: str) -> Any:
     """``import_string`` with an error that says which part failed and suggests a fix."""
+    if not all(path.split(".")):
+        raise ImproperlyConfigured(f"{where}: {_EMPTY_PART.format(path=path)}")
     try:
         return import_string(path)
     except Exception as exc:
@@ -97,7 +107,7 @@ def _a(noun: str) -> str:
 
 def _import_failure(path: str, exc: Exception) -> str:
     """Why ``path`` did not import: the part that is missing, or what the module raised."""
-    if isinstance(exc, ImportStringError | ValidationError):
+    if isinstance(exc, ImportStringError | ValidationError) or not all(path.split(".")):
         return _explain_import_failure(path)
     return f"importing it raised {type(exc).__name__}: {exc}"
 
@@ -106,6 +116,8 @@ def _explain_import_failure(path: str) -> str:
     # import_string only says the whole path failed; walk it to find the part
     # that is missing, and compare that part with what exists next to it.
     parts = path.split(".")
+    if not all(parts):
+        return _EMPTY_PART.format(path=path)
     module: ModuleType | None = None
     # mutation: equivalent "1 -> 2 at col 39" - one more round re-imports the whole path
     for depth in range(1, len(parts) + 1):
@@ -127,6 +139,14 @@ def _explain_import_failure(path: str) -> str:
         return (
             f"no module named {missing!r}.{did_you_mean(missing, top_level)} Check the "
             "spelling, and that the package is installed or on the Python path."
+        )
+    if depth < len(parts) and hasattr(module, missing):
+        # The part exists but is not a module, so nothing can be imported from it.
+        found = getattr(module, missing)
+        return (
+            f"{'.'.join(parts[:depth])!r} is {_a(type(found).__name__)}, not a module, so "
+            f"{'.'.join(parts[depth:])!r} cannot be imported from it; name a function or "
+            "class that a module defines."
         )
     candidates = {name for name in dir(module) if not name.startswith("_")}
     if hasattr(module, "__path__"):

@@ -14,7 +14,6 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import urljoin
 
-from werkzeug._internal import _wsgi_decoding_dance
 from werkzeug.datastructures import EnvironHeaders, Headers
 from werkzeug.http import HTTP_STATUS_CODES, remove_entity_headers
 from werkzeug.routing import Rule
@@ -22,7 +21,7 @@ from werkzeug.urls import iri_to_uri
 from werkzeug.utils import cached_property, get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
-from werkzeug.wsgi import _get_server, get_current_url
+from werkzeug.wsgi import get_current_url
 
 from ._input import ClientInput
 
@@ -161,9 +160,12 @@ class Request(_WerkzeugRequest):
         PERF: werkzeug's constructor costs ~1.2 us: it parses the server address,
         encodes the query string and runs the WSGI decoding of both paths whatever
         the request reads. Here an ASCII path skips the decoding (it cannot change
-        it), and ``server`` and ``query_string`` wait for a reader (~0.65 us in
-        all). tests/test_wrappers.py compares every attribute with werkzeug's on a
-        table of environs, so a werkzeug upgrade that adds or changes one fails there.
+        it), and ``server`` and ``query_string`` wait for a reader: ~0.65 us for the
+        whole constructor. werkzeug's private helpers for these are written again
+        below rather than imported, so a werkzeug release that moves them cannot
+        break ``import lback_mw``; tests/test_wrappers.py compares every attribute
+        with werkzeug's on a table of environs, so one that changes what they do
+        fails there.
         """
         get = environ.get
         self.environ = environ
@@ -174,17 +176,23 @@ class Request(_WerkzeugRequest):
         self.headers = EnvironHeaders(environ)
         path = get("PATH_INFO") or ""
         if not path.isascii():
-            path = _wsgi_decoding_dance(path)
+            path = _wsgi_decoded(path)
         self.path = "/" + path.lstrip("/")
         root_path = get("SCRIPT_NAME") or ""
-        self.root_path = _wsgi_decoding_dance(root_path).rstrip("/") if root_path else ""
+        self.root_path = _wsgi_decoded(root_path).rstrip("/") if root_path else ""
         if populate_request and not shallow:
             environ["werkzeug.request"] = self
 
     @cached_property
     def server(self) -> tuple[str, int | None] | None:
         """The server's ``(host, port)``, ``(path, None)`` on a unix socket, or ``None``."""
-        return _get_server(self.environ)
+        name: str | None = self.environ.get("SERVER_NAME")
+        if name is None:
+            return None
+        try:
+            return name, int(self.environ.get("SERVER_PORT"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return name, None  # a unix socket
 
     @cached_property
     def query_string(self) -> bytes:
@@ -210,6 +218,11 @@ class Request(_WerkzeugRequest):
     def url_for(self, endpoint: str, /, *, _external: bool = False, **values: Any) -> str:
         """Build a URL for ``endpoint`` that honours this request's host and script root."""
         return self.app.router.url_for(endpoint, request=self, _external=_external, **values)
+
+
+def _wsgi_decoded(text: str) -> str:
+    """A WSGI string (bytes as latin-1) as the UTF-8 text it holds, as werkzeug reads it."""
+    return text.encode("latin1").decode(errors="replace")
 
 
 #: werkzeug's own status line for every code it names, made by werkzeug once.

@@ -4,6 +4,7 @@ errors that name the owner, the parameter and the part of the path that failed."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,20 @@ def test_a_bad_path_in_params_is_explained(
             id="not a function",
         ),
         pytest.param(
+            f"{__name__}.NOT_A_FUNCTION.upper",
+            "key_func 'tests.test_imports.NOT_A_FUNCTION.upper': "
+            "'tests.test_imports.NOT_A_FUNCTION' is a str, not a module, so 'upper' cannot "
+            "be imported from it; name a function or class that a module defines.",
+            id="a path through a constant",
+        ),
+        pytest.param(
+            ".tests.test_imports.load_user",
+            "key_func '.tests.test_imports.load_user': '.tests.test_imports.load_user' has an "
+            "empty part: a dotted path is names joined by single dots, like "
+            "'package.module.function'.",
+            id="an empty part",
+        ),
+        pytest.param(
             {"a": "dict"},
             "key_func is a dict ({'a': 'dict'}), not a function taking the request and "
             "returning a string (or None to not limit it). If a DEPENDENCIES factory "
@@ -150,3 +165,28 @@ def test_a_module_that_raises_while_imported(
     assert str(info.value).endswith(
         f"{attribute} 'broken_functions.load': importing it raised RuntimeError: no database yet"
     )
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        pytest.param(
+            "lback_mw.middlewares..SessionMiddleware",
+            "'lback_mw.middlewares..SessionMiddleware' has an empty part",
+            id="an empty part",
+        ),
+        pytest.param(
+            "lback_mw.auth.ENVIRON_KEY.Middleware",
+            "'lback_mw.auth.ENVIRON_KEY' is a str, not a module, so 'Middleware' cannot be "
+            "imported from it",
+            id="a path through a constant",
+        ),
+    ],
+)
+def test_a_middleware_path_through_a_non_module_is_explained(
+    app_factory: Callable[..., App], entry: str, message: str
+) -> None:
+    # Before: "no attribute or submodule 'ENVIRON_KEY'. Did you mean 'ENVIRON_KEY'?",
+    # and for the empty part importlib's TypeError or ValueError.
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        app_factory(MIDDLEWARES=[entry])
