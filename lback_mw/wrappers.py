@@ -344,6 +344,7 @@ class Response(_WerkzeugResponse):
                 elif lowered == "location" or lowered == "content-location":
                     break
             else:
+                # PERF: a one-chunk body (the usual) is checked without a generator.
                 if (len(body) == 1 and type(body[0]) is bytes) or all(
                     type(chunk) is bytes for chunk in body
                 ):

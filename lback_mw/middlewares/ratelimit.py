@@ -110,30 +110,32 @@ class RateLimitMiddleware(BaseMiddleware):
         config: Settings | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        name = type(self).__name__
+        owner = type(self).__name__
         if algorithm not in ALGORITHMS:
             raise ImproperlyConfigured(
-                f"{name}: algorithm {algorithm!r} is not one of "
+                f"{owner}: algorithm {algorithm!r} is not one of "
                 f"{', '.join(map(repr, ALGORITHMS))}.{did_you_mean(algorithm, ALGORITHMS)}"
             )
-        self.default_policy = _default_policy(name, limit, max_requests, window_seconds, algorithm)
+        self.default_policy = _default_policy(owner, limit, max_requests, window_seconds, algorithm)
         self._default_counter = _counter_name("*", None, self.default_policy)
         #: (paths, methods or None, counter name, policy), in the order given.
-        self.rules = [_rule(name, index, rule, algorithm) for index, rule in enumerate(rules or ())]
+        self.rules = [
+            _rule(owner, index, rule, algorithm) for index, rule in enumerate(rules or ())
+        ]
         if self.default_policy is None and not self.rules:
             raise ImproperlyConfigured(
-                f"{name}: no limit is configured. Give limit='100/minute' (or max_requests "
+                f"{owner}: no limit is configured. Give limit='100/minute' (or max_requests "
                 "and window_seconds), or rules=[{'path': '/api/*', 'limit': '100/minute'}]."
             )
-        self.exempt_paths = compile_paths(exempt_paths or [], f"{name}: exempt_paths")
-        self.key_func = _key_function(name, key, key_func)
+        self.exempt_paths = compile_paths(exempt_paths or [], f"{owner}: exempt_paths")
+        self.key_func = _key_function(owner, key, key_func)
 
         url = backend or (config.RATELIMIT_BACKEND if config is not None else None)
         try:
             self.backend = open_backend(url or DEFAULT_BACKEND, purpose="rate limits")
         except ImproperlyConfigured as exc:
             source = "backend" if backend else "the RATELIMIT_BACKEND setting"
-            raise ImproperlyConfigured(f"{name}: {source}: {exc}") from exc
+            raise ImproperlyConfigured(f"{owner}: {source}: {exc}") from exc
         self.fail_open = fail_open
         self.logger = logger or logging.getLogger(__name__)
         self._next_warning = 0.0
@@ -190,7 +192,7 @@ class RateLimitMiddleware(BaseMiddleware):
 
 
 def _default_policy(
-    name: str,
+    owner: str,
     limit: str | None,
     max_requests: int | None,
     window_seconds: float | None,
@@ -199,34 +201,34 @@ def _default_policy(
     if limit is not None:
         if max_requests is not None or window_seconds is not None:
             raise ImproperlyConfigured(
-                f"{name}: give either limit ({limit!r}) or max_requests and window_seconds, "
+                f"{owner}: give either limit ({limit!r}) or max_requests and window_seconds, "
                 "not both."
             )
         try:
             return RateLimitPolicy.parse(limit, algorithm)
         except ValueError as exc:
-            raise ImproperlyConfigured(f"{name}: parameter 'limit': {exc}") from exc
+            raise ImproperlyConfigured(f"{owner}: parameter 'limit': {exc}") from exc
     if max_requests is None and window_seconds is None:
         return None
     if max_requests is None or window_seconds is None:
         missing = "window_seconds" if window_seconds is None else "max_requests"
         raise ImproperlyConfigured(
-            f"{name}: max_requests and window_seconds go together; {missing} is missing "
+            f"{owner}: max_requests and window_seconds go together; {missing} is missing "
             "(or write limit='100/minute')."
         )
     try:
         return RateLimitPolicy(max_requests, window_seconds, algorithm)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: max_requests/window_seconds: {exc}") from exc
+        raise ImproperlyConfigured(f"{owner}: max_requests/window_seconds: {exc}") from exc
 
 
 _RULE_KEYS = RateLimitRule.__annotations__.keys()
 
 
 def _rule(
-    name: str, index: int, rule: RateLimitRule, algorithm: Algorithm
+    owner: str, index: int, rule: RateLimitRule, algorithm: Algorithm
 ) -> tuple[PathSet, frozenset[str] | None, str, RateLimitPolicy]:
-    where = f"{name}: rules[{index}]"
+    where = f"{owner}: rules[{index}]"
     if not isinstance(rule, dict):
         raise ImproperlyConfigured(
             f"{where} must be a dict like {{'path': '/api/*', 'limit': '100/minute'}}, "
@@ -267,15 +269,15 @@ def _counter_name(path: str, methods: frozenset[str] | None, policy: RateLimitPo
     return f"{path}:{','.join(sorted(methods or ()))}:{rate}"
 
 
-def _key_function(name: str, key: str | None, key_func: KeyFunction | str | None) -> KeyFunction:
+def _key_function(owner: str, key: str | None, key_func: KeyFunction | str | None) -> KeyFunction:
     if key not in (None, "ip", "user"):
-        raise ImproperlyConfigured(f"{name}: key must be 'ip' or 'user', not {key!r}.")
+        raise ImproperlyConfigured(f"{owner}: key must be 'ip' or 'user', not {key!r}.")
     if key_func is None:
         return _user_key if key == "user" else _ip_key
     if key is not None:
-        raise ImproperlyConfigured(f"{name}: give key ({key!r}) or key_func, not both.")
+        raise ImproperlyConfigured(f"{owner}: give key ({key!r}) or key_func, not both.")
     # params already imported a dotted path; one given in Python is imported here.
-    return _KEY_FUNCTION.resolve(key_func, f"{name}: key_func")
+    return _KEY_FUNCTION.resolve(key_func, f"{owner}: key_func")
 
 
 def client_ip(request: Request) -> str:
