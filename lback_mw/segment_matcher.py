@@ -60,6 +60,8 @@ class SegmentMatcher:
 
     def __init__(self) -> None:
         self._groups: dict[str, list[Entry] | None] = {}
+        #: The groups of one rule (most of them), looked up first.
+        self._single: dict[str, Entry] = {}
         #: False once a rule could match any first segment: werkzeug for everything.
         self.enabled = True
 
@@ -74,10 +76,12 @@ class SegmentMatcher:
             if "<" in first:
                 self.enabled = False
             self._groups[first] = _UNMODELLED
+            self._index_single(first)
             return
         group = self._groups.setdefault(first, [])
         if group is not _UNMODELLED:
             group.append(entry)
+        self._index_single(first)
 
     def forget(self, endpoint: str) -> None:
         """Leave to werkzeug every group holding a rule of ``endpoint``: a rule with
@@ -86,6 +90,15 @@ class SegmentMatcher:
         for first, group in self._groups.items():
             if group is not _UNMODELLED and any(entry[0].endpoint == endpoint for entry in group):
                 self._groups[first] = _UNMODELLED
+                self._index_single(first)
+
+    def _index_single(self, first: str) -> None:
+        """Keep :attr:`_single` in step with the group of ``first``."""
+        group = self._groups[first]
+        if group is not _UNMODELLED and len(group) == 1:
+            self._single[first] = group[0]
+        else:
+            self._single.pop(first, None)
 
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
         # PERF: /users/<int:id> in 0.55 us against 1.06 us matched segment by
@@ -94,11 +107,10 @@ class SegmentMatcher:
         # or nothing in place of to_python for werkzeug's default converters.
         if "//" in path:
             return None  # werkzeug merges slashes with a redirect
-        group = self._groups.get(path.split("/", 2)[1])
-        if not group:
-            return None
-        if len(group) == 1:  # PERF: the usual case, without the loop (~0.1 us)
-            rule, fullmatch, values_of, methods = group[0]
+        first = path.split("/", 2)[1]
+        single = self._single.get(first)
+        if single is not None:  # PERF: the usual case, without the loop (~0.1 us)
+            rule, fullmatch, values_of, methods = single
             matched = fullmatch(path)
             if matched is None or method not in methods:
                 return None
@@ -106,6 +118,9 @@ class SegmentMatcher:
                 return rule, values_of(matched)
             except ValidationError:
                 return None  # werkzeug answers 404 for this rule
+        group = self._groups.get(first)
+        if not group:
+            return None
         found: tuple[Rule, dict[str, Any], frozenset[str]] | None = None
         for rule, fullmatch, values_of, methods in group:
             matched = fullmatch(path)
