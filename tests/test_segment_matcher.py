@@ -47,6 +47,10 @@ MIXED = [
     ("/defaults/<int:page>", ["GET"]),
     ("/static/<path:rest>", ["GET"]),
     ("/two/<a>-<b>", ["GET"]),
+    ("/m/<x>", ["GET"]),  # a group of two rules that both match /m/5
+    ("/m/<int:n>", ["GET"]),
+    ("/lo/<int(min=3):n>", ["GET"]),  # bounds: not a plain int()
+    ("/hi/<int(max=5):n>", ["GET"]),
 ]
 
 FIRST_SEGMENT_CONVERTER = [*MIXED, ("/<lang>/about", ["GET"])]
@@ -55,11 +59,11 @@ PATHS = [
     "/", "/users", "/users/", "/users/me", "/users/me/", "/users/42", "/users/42/",
     "/users/-3", "/users/-3/x", "/users/3/x", "/users/abc", "/users/42/posts/007",
     "/users/42/posts/7", "/users//42", "//users/42", "/users/\u0664\u0662", "/notes/5",
-    "/notes/5/", "/notes/ab", "/notes/abc", "/items/1.5", "/items/15",
+    "/notes/5/", "/notes/ab", "/notes/abc", "/notes/12", "/notes/12/", "/items/1.5", "/items/15",
     "/items/0b6f2a4e-8d3c-4a57-9a7e-2d1f5c3b8a90", "/kind/a/3", "/kind/c/3", "/kind/b/10",
     "/a.b/4.json", "/a.b/4", "/defaults/2", "/static/css/site.css", "/two/x-y",
     "/files/a/b.txt", "/docs", "/docs/", "/custom", "/links", "/links/", "/nowhere",
-    "/en/about", "/users/42/extra",
+    "/en/about", "/users/42/extra", "/m/5", "/m/x", "/lo/1", "/lo/4", "/hi/9", "/hi/2",
 ]  # fmt: skip
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]
@@ -110,6 +114,8 @@ def test_the_fast_matchers_answer_as_werkzeug(rules: list[tuple[str, list[str]]]
 
 def test_the_segment_matcher_answers_most_converter_requests() -> None:
     router = _router(MIXED)
+    assert router._segments.enabled  # no rule has a converter in its first segment
+    assert router._segments.match("/kind/a/3", "GET") is not None  # a group of one rule
     assert router._segments.match("/items/1.5", "GET") is not None
     assert router._segments.match("/users/42/posts/007", "GET") is not None
     assert router._segments.match("/users/42", "GET") is None  # <int:id> and <name>: weighed
@@ -155,6 +161,11 @@ def _redirecting_router() -> Router:
     router.add("/recent", view, endpoint="archive", defaults={"page": 1})
     router.add("/x/<any('a/b', c):v>", view, endpoint="x")
     router.add("/static-alias", view, endpoint="static_alias", alias=True)
+    router.add("/moved/<int:id>", view, endpoint="moved", redirect_to="/items/<id>")
+    router.add("/built/<int:id>", view, endpoint="built", build_only=True)
+    # A group of one modelled rule that a later, unmodelled rule joins.
+    router.add("/d/<x>", view, endpoint="d_text")
+    router.add("/d/<int:id>", view, endpoint="d_number", defaults={"extra": 1})
     return router
 
 
@@ -165,5 +176,6 @@ def test_aliases_defaults_and_slashes_in_any_are_werkzeugs() -> None:
     paths = [
         "/items/5", "/old/5", "/pages/", "/pages/1", "/pages/2", "/", "/page/1", "/page/2",
         "/archive/1", "/archive/2", "/recent", "/x/a/b", "/x/c", "/x/a", "/static-alias",
+        "/moved/5", "/built/5", "/d/5", "/d/x",
     ]  # fmt: skip
     assert _compare(_redirecting_router(), paths) == len(paths) * len(METHODS)
