@@ -89,7 +89,7 @@ def resolve_exclusions(spec: RouteMiddleware, chain: Sequence[Layer]) -> dict[in
         label = f"{spec.label}.exclude_middleware[{index}]"
         if isinstance(name, str):
             target = import_object(name.strip(), f"{label} ({name!r})")
-        elif isinstance(name, type) or callable(name):
+        elif isinstance(name, type):
             target = name
         else:
             raise ImproperlyConfigured(
@@ -100,10 +100,13 @@ def resolve_exclusions(spec: RouteMiddleware, chain: Sequence[Layer]) -> dict[in
             present = [layer.path for layer in chain]
             wanted = dotted_name(target)
             # Compared by class name: the dotted paths share their module prefixes.
+            # mutation: equivalent "1 -> 2 at col 38" - the last part is the same either way
             short = {path.rsplit(".", 1)[-1] for path in present}
+            # mutation: equivalent "1 -> 2 at col 38" - the last part is the same either way
+            name = wanted.rsplit(".", 1)[-1]
             raise ImproperlyConfigured(
                 f"{label} ({wanted!r}) is not in the middleware chain, so there is "
-                f"nothing to switch off.{did_you_mean(wanted.rsplit('.', 1)[-1], short)} "
+                f"nothing to switch off.{did_you_mean(name, short)} "
                 f"The chain has: {', '.join(present) or 'no middleware'}."
             )
         for layer in matches:
@@ -302,6 +305,7 @@ def _is_django_middleware(cls: type) -> bool:
     """Django's new-style shape: ``__init__(self, get_response)`` and ``__call__(request)``."""
     init = getattr(cls, "__init__", None)
     if not (inspect.isfunction(init) and inspect.isfunction(cls.__call__)):
+        # mutation: equivalent "return value -> None" - None is as false as False here
         return False
     parameters = list(inspect.signature(init).parameters)
     return parameters[1:2] == ["get_response"] and not _is_wsgi_middleware(cls)
@@ -344,7 +348,7 @@ def _check_declared_params(cls: type, params: Mapping[str, Any], where: str) -> 
 
 
 def instantiate(
-    factory: Callable[..., Any],
+    cls: type,
     params: Mapping[str, Any],
     registry: Dependencies,
     label: str,
@@ -357,20 +361,18 @@ def instantiate(
     :class:`MiddlewareNotUsed` propagates so the caller can record the skip.
     """
     where = f"{label} ({path!r})"
-    owner = factory if isinstance(factory, type) else None
-    if owner is not None:
-        # Before binding, whose "unknown parameter" would only guess at the new name.
-        error = other_name_error(owner, params)
-        if error is not None:
-            raise ImproperlyConfigured(f"{where}: {error}")
-    if owner is not None and issubclass(owner, BaseMiddleware):
-        _check_declared_params(owner, params, where)
+    # Before binding, whose "unknown parameter" would only guess at the new name.
+    error = other_name_error(cls, params)
+    if error is not None:
+        raise ImproperlyConfigured(f"{where}: {error}")
+    if issubclass(cls, BaseMiddleware):
+        _check_declared_params(cls, params, where)
     django = style == "django"
-    bound = bind_arguments(factory, params, registry, where, owner=owner, skip_first=django)
+    bound = bind_arguments(cls, params, registry, where, owner=cls, skip_first=django)
     get_response = InnerChain() if django else None
     leading = () if get_response is None else (get_response,)
     try:
-        instance = factory(*leading, **bound.kwargs)
+        instance = cls(*leading, **bound.kwargs)
     except (MiddlewareNotUsed, ImproperlyConfigured) as exc:
         if isinstance(exc, ImproperlyConfigured):
             raise ImproperlyConfigured(f"{where}: {exc}") from exc

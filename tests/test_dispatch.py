@@ -3,6 +3,7 @@ middleware and Django's middleware shape (the order matrix is in test_pipeline.p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,10 @@ class Tag(BaseMiddleware):
 
 class Other(Tag):
     pass
+
+
+class Tags(Tag):
+    """Named like Tag, for the did-you-mean of an exclusion."""
 
 
 def test_routing_matches_once_for_csrf_metrics_and_process_view(
@@ -209,6 +214,13 @@ def test_route_middleware_errors_name_the_route_entry(app_factory: Callable[...,
             id="exclusion not in the chain",
         ),
         pytest.param(
+            {"exclude_middleware": [Tags]},
+            f"route '/x'.exclude_middleware[0] ('{__name__}.Tags') is not in the middleware "
+            f"chain, so there is nothing to switch off. Did you mean 'Tag'? The chain has: "
+            f"{__name__}.Tag.",
+            id="exclusion of a class named like one in the chain",
+        ),
+        pytest.param(
             {"exclude_middleware": ["tests.test_dispatch.Tagg"]},
             "module 'tests.test_dispatch' has no attribute 'Tagg'. Did you mean 'Tag'?",
             id="exclusion typo",
@@ -378,3 +390,28 @@ def test_routes_added_after_start_up_get_their_chain(
 def test_route_dataclass_carries_middleware() -> None:
     route = Route("/x", lambda request: "x", middleware=["a.B"], exclude_middleware=["c.D"])
     assert (route.middleware, route.exclude_middleware) == (["a.B"], ["c.D"])
+
+
+class DjangoStyleReturningNothing:
+    """A Django middleware that forgot ``return response``."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        self.get_response(request)
+
+
+def test_a_django_middleware_that_returns_nothing_is_a_500_naming_it(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_factory(MIDDLEWARES=[DjangoStyleReturningNothing])
+    app.route("/")(lambda request: "ok")
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        response = client_for(app).get("/")
+    assert response.status_code == 500
+    assert (
+        "tests.test_dispatch.DjangoStyleReturningNothing.__call__ returned NoneType" in caplog.text
+    )

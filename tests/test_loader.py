@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lback_mw import App, BaseMiddleware, ImproperlyConfigured
+from lback_mw.loader import classify
 from lback_mw.testing import make_app
 from tests import sample_middlewares
 from tests.sample_middlewares import (
@@ -431,3 +432,37 @@ def test_app_close_closes_every_middleware_that_can_be_closed() -> None:
     assert closed == []
     app.close()
     assert closed == ["outer", "inner"]
+
+
+class _TakesGetResponseButIsNotCalled:
+    """get_response in __init__, but no __call__: not Django's shape."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def process_request(self, request: Any) -> None:
+        return None
+
+
+class _CalledButTakesNoGetResponse:
+    """A __call__, but __init__ takes no get_response: a call_next middleware."""
+
+    def __init__(self, name: str = "x") -> None:
+        self.name = name
+
+    def __call__(self, request: Any, call_next: Any) -> Any:
+        return call_next(request)
+
+
+@pytest.mark.parametrize(
+    ("cls", "shape"),
+    [
+        (_TakesGetResponseButIsNotCalled, ("hooks", ("process_request",))),
+        (_CalledButTakesNoGetResponse, ("call_next", ("__call__",))),
+    ],
+)
+def test_only_the_whole_django_shape_is_driven_as_django(
+    cls: type, shape: tuple[str, tuple[str, ...]]
+) -> None:
+    # Both halves are needed: __init__(self, get_response) and a __call__(request).
+    assert classify(cls, "MIDDLEWARES[0]") == shape

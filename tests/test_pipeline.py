@@ -889,3 +889,52 @@ def test_use_accepts_a_call_next_instance_and_a_partial(
     app.route("/")(lambda request: "ok")
     assert client_for(app).get("/").text == "ok"
     assert log == ["instance", "partial"]
+
+
+class _Replacing(BaseMiddleware):
+    """Answers with a response of its own on the way out."""
+
+    def process_response(self, request: Request, response: WerkzeugResponse) -> WerkzeugResponse:
+        return Response(f"replaced a {response.status_code}", status=201)
+
+
+def test_a_process_response_may_answer_with_another_response(
+    app_factory: Callable[..., App], client_for: Callable[[App], Client]
+) -> None:
+    # The outer recorder sees the replacement, and so does the client: a response
+    # that is not the one the hook was given is still a response.
+    log: list[str] = []
+    app = app_factory(
+        MIDDLEWARES=[{"class": Recorder, "params": {"name": "outer"}}, _Replacing],
+        dependencies={"log": log},
+    )
+    app.route("/")(lambda request: "ok")
+    response = client_for(app).get("/")
+    assert (response.status_code, response.text) == (201, "replaced a 200")
+    assert log[-1] == "outer.response:201"
+
+
+def test_a_view_error_keeps_the_error_it_was_raised_from(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The first failure of a request has no earlier one to chain to: Python's own
+    # context (raised while handling another exception) must survive.
+    app = app_factory()
+
+    @app.route("/")
+    def view(request: Request) -> str:
+        empty: dict[str, str] = {}
+        try:
+            empty["missing"]
+        except KeyError:
+            # Implicitly chained, as most code is: the context is what must survive.
+            raise ValueError("raised while handling a KeyError")  # noqa: B904
+        return "unreachable"
+
+    with caplog.at_level(logging.ERROR, logger="lback_mw.errors"):
+        assert client_for(app).get("/").status_code == 500
+    logged = caplog.records[-1].exc_text or ""
+    assert "KeyError: 'missing'" in logged
+    assert "During handling of the above exception" in logged

@@ -867,3 +867,20 @@ def test_remembered_cookies_are_bounded_and_each_request_gets_its_own_dict(
     # next request with the same cookie loads.
     assert get_with_cookie(app, "/append?item=x", cookies[4]).json["cart"] == ["x"]
     assert get_with_cookie(app, "/get", cookies[4]).json == {"n": 4, "cart": []}
+
+
+def test_a_session_key_that_is_not_a_string_is_refused(app_factory):
+    # The cookie and the stores keep JSON objects, whose keys are strings: a 1 would
+    # come back as "1" on the next request, another key than the view wrote.
+    app = build(app_factory)
+
+    @app.route("/int-key")
+    def int_key(request: Request) -> dict[str, Any]:
+        with pytest.raises(TypeError, match=r"^Session keys are strings; got int 1\.$"):
+            request.session[1] = "one"
+        return dict(request.session)
+
+    response = Client(app).get("/int-key")
+    assert response.status_code == 200
+    assert response.json == {}
+    assert "Set-Cookie" not in response.headers
