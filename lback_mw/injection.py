@@ -249,7 +249,9 @@ def _validate(param: inspect.Parameter, annotation: Any, value: Any, label: str)
         validated = adapter.validate_python(value)
     except ValidationError as exc:
         errors = exc.errors()
+        # mutation: equivalent "0 -> -1 at col 18" - FunctionOrPath raises one error only
         if errors[0]["type"] == FUNCTION_OR_PATH_ERROR:  # a whole sentence about the value
+            # mutation: equivalent "0 -> -1 at col 71" - FunctionOrPath raises one error only
             raise ImproperlyConfigured(f"{label}: {param.name} {errors[0]['msg']}") from None
         reasons = "; ".join(_reason(err) for err in errors)
         raise ImproperlyConfigured(
