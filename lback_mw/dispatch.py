@@ -146,8 +146,9 @@ class Dispatcher:
             return self._unmatched(request)
         request.url_rule = rule
         request.view_args = values
-        if "sentry_sdk" in _LOADED_MODULES:  # PERF: no call at all without Sentry (~0.08 us)
-            name_transaction(rule.rule)
+        sentry_sdk = _LOADED_MODULES.get("sentry_sdk")
+        if sentry_sdk is not None:  # PERF: no call at all without Sentry (~0.05 us)
+            name_transaction(sentry_sdk, rule.rule)
         if request.method == "OPTIONS":
             options = self._options.get(id(rule))
             if options is not None:

@@ -2,25 +2,23 @@
 
 sentry-sdk's WSGI middleware names every transaction "generic WSGI request" and
 leaves the real name to the framework, as its Flask integration does from
-``url_rule``. No dependency: the SDK is looked up in :data:`sys.modules`, so an
-app that never imported it pays one dictionary lookup per request.
+``url_rule``. No dependency: the dispatcher looks the SDK up in
+:data:`sys.modules` and calls this only when it is there, so an app that never
+imported it pays one dictionary lookup per request.
 """
 
 from __future__ import annotations
 
-import sys
+from types import ModuleType
 
 
-def name_transaction(rule: str) -> None:
+def name_transaction(sdk: ModuleType, rule: str) -> None:
     """Name the request's Sentry transaction ``rule`` (``/users/<int:id>``), source "route".
 
     Only inside a transaction, that is under ``SentryWsgiMiddleware``: it gives each
     request its own scope. Without it the scope is the thread's, and the name of
     the last route would stick to events sent outside any request.
     """
-    sdk = sys.modules.get("sentry_sdk")
-    if sdk is None:
-        return
     # Scope.get_current_scope is sentry-sdk 2's (2.0 has no sentry_sdk.get_current_scope
     # yet); 1.x has neither, and gets no name rather than a failing request.
     current_scope = getattr(sdk.Scope, "get_current_scope", None)
