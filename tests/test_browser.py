@@ -18,12 +18,14 @@ import os
 import secrets
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, TypeVar
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -33,6 +35,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from .databases import unavailable
 from .serving import Server, free_port, started
+
+T = TypeVar("T")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -109,12 +113,38 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
         options.add_argument(flag)
     profile = tmp_path / "chromium-profile"
     options.add_argument(f"--user-data-dir={profile}")
-    service = Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    try:
-        yield Browser(driver)
-    finally:
-        driver.quit()
+    # The log file is ours to close: Selenium closes one it opened itself only when
+    # quit() gets that far, and a file left open fails a later test as unraisable.
+    with (tmp_path / "chromedriver.log").open("a", encoding="utf-8") as log:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=log), options=options)
+        try:
+            yield Browser(driver)
+        finally:
+            driver.quit()
+
+
+def _between_pages(
+    condition: Callable[[WebDriver], Literal[False] | T],
+) -> Callable[[WebDriver], Literal[False] | T]:
+    """``condition``, reading "not yet" while a click's navigation swaps the document.
+
+    An element found on the old page can be gone by the time it is read: Selenium
+    says so with StaleElementReferenceException, but Chromium sometimes answers with
+    a bare inspector error instead ("Node with given id does not belong to the
+    document"), which WebDriverWait would not retry.
+    """
+
+    def retried(driver: WebDriver) -> Literal[False] | T:
+        try:
+            return condition(driver)
+        except StaleElementReferenceException:
+            return False
+        except WebDriverException as exc:
+            if "does not belong to the document" in (exc.msg or ""):
+                return False
+            raise
+
+    return retried
 
 
 class Browser:
@@ -130,7 +160,9 @@ class Browser:
         """The first element matching ``css`` once it is shown on the page."""
         wait = WebDriverWait(self.driver, ELEMENT_TIMEOUT)
         element: WebElement = wait.until(
-            expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css)),
+            _between_pages(
+                expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
+            ),
             f"no visible {css!r} on {self.driver.current_url}",
         )
         return element
@@ -138,7 +170,9 @@ class Browser:
     def wait_for_text(self, css: str, text: str) -> None:
         """Wait until the element matching ``css`` shows ``text``."""
         WebDriverWait(self.driver, ELEMENT_TIMEOUT).until(
-            expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text),
+            _between_pages(
+                expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
+            ),
             f"{css!r} on {self.driver.current_url} never showed {text!r}",
         )
 
@@ -240,3 +274,34 @@ def click_through(browser: Browser, site: Site) -> str:
     browser.wait_for("nav button[type=submit]").click()
     browser.wait_for_text("h1", "Sign in")
     return username
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (StaleElementReferenceException("stale element reference"), True),
+        (
+            WebDriverException(
+                'unknown error: unhandled inspector error: {"code":-32000,'
+                '"message":"Node with given id does not belong to the document"}'
+            ),
+            True,
+        ),
+        (WebDriverException("chrome not reachable"), False),
+    ],
+)
+def test_a_wait_retries_only_what_a_navigation_causes(
+    error: WebDriverException, retried: bool
+) -> None:
+    """The CI failure of stop 16: Chromium's inspector error mid-navigation ended a
+    wait that should have looked again. A dead browser must still end it."""
+
+    def reads_the_old_page(driver: WebDriver) -> Literal[False] | WebElement:
+        raise error
+
+    condition = _between_pages(reads_the_old_page)
+    if retried:
+        assert condition(None) is False  # type: ignore[arg-type]
+    else:
+        with pytest.raises(WebDriverException, match="chrome not reachable"):
+            condition(None)  # type: ignore[arg-type]
