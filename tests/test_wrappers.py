@@ -297,3 +297,52 @@ def test_request_construction_matches_werkzeugs(
     assert ("werkzeug.request" in ours_environ) == ("werkzeug.request" in theirs_environ)
     assert ours_environ.get("werkzeug.request", ours) is ours
     assert (ours.url, ours.host, ours.args) == (theirs.url, theirs.host, theirs.args)
+
+
+def test_a_deferred_attribute_loads_once_on_first_read() -> None:
+    request = Request(EnvironBuilder().get_environ())
+    calls: list[int] = []
+
+    def load() -> str:
+        calls.append(1)
+        return "alice"
+
+    request.defer("user", load)
+    assert "user" not in vars(request)  # nothing read it yet
+    assert calls == []
+    assert request.user == "alice"
+    assert request.user == "alice"
+    assert calls == [1]
+    assert vars(request)["user"] == "alice"  # a plain attribute from now on
+
+
+def test_an_assignment_before_the_first_read_wins() -> None:
+    request = Request(EnvironBuilder().get_environ())
+    request.defer("user", lambda: pytest.fail("the loader ran after an assignment"))
+    request.user = "bob"  # what login() does
+    assert request.user == "bob"
+
+
+def test_a_failing_loader_is_tried_again_on_the_next_read() -> None:
+    request = Request(EnvironBuilder().get_environ())
+    answers: Iterator[Exception | str] = iter([ConnectionError("the user store is down"), "carol"])
+
+    def load() -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    request.defer("user", load)
+    with pytest.raises(ConnectionError):
+        request.user  # noqa: B018
+    assert request.user == "carol"
+
+
+def test_an_attribute_nobody_set_is_still_an_attribute_error() -> None:
+    request = Request(EnvironBuilder().get_environ())
+    request.defer("user", lambda: "alice")
+    with pytest.raises(AttributeError, match="'Request' object has no attribute 'session'"):
+        request.session  # noqa: B018
+    assert getattr(request, "session", None) is None
+    assert not hasattr(request, "trace_id")

@@ -118,9 +118,11 @@ def _sentinel(
         sentinel_options["password"] = sentinel_password
 
     def connect() -> Client:
-        # redis-py's Sentinel is untyped; master_for returns a redis.Redis.
-        sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_options, **connection)  # type: ignore[no-untyped-call]
-        master: redis.Redis = sentinel.master_for(service, db=db, retry=_retry())  # type: ignore[no-untyped-call]
+        # redis-py types Sentinel from 8.2 on, and not before: called through Any,
+        # it type-checks with every supported release. master_for returns a redis.Redis.
+        untyped_sentinel: Any = Sentinel
+        sentinel = untyped_sentinel(nodes, sentinel_kwargs=sentinel_options, **connection)
+        master: redis.Redis = sentinel.master_for(service, db=db, retry=_retry())
         return master
 
     identity = ",".join(f"{host}:{port}" for host, port in nodes)

@@ -10,7 +10,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar, Literal, TypedDict
 
-from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..exceptions import ImproperlyConfigured
@@ -137,15 +136,15 @@ def _parse_level(level: int | str, owner: str) -> int:
 def _username(request: Request) -> str | None:
     """The name of the request's user, if something resolved it; never raises.
 
-    A user still behind a :class:`~werkzeug.local.LocalProxy` (AuthenticationMiddleware's
-    lazy ``request.user``, which nothing read) is not loaded for the log: that would
+    A user nothing read (AuthenticationMiddleware's deferred ``request.user``, see
+    :meth:`~lback_mw.wrappers.Request.defer`) is not loaded for the log: that would
     cost a session-store and database round-trip per request, and during an outage
     turn the answer already given (a 503) into a 500. A user object that fails
     when read (a detached ORM instance, a property that raises) is logged as
     ``-`` with a warning: the request is finished, and the log line must not undo it.
     """
-    user = vars(request).get("user")
-    if user is None or type(user) is LocalProxy:
+    user = vars(request).get("user")  # not getattr: that would load a deferred user
+    if user is None:
         return None
     try:
         if not getattr(user, "is_authenticated", True):

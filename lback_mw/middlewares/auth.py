@@ -11,11 +11,11 @@ user query.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 from werkzeug.http import quote_header_value
-from werkzeug.local import LocalProxy
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -133,7 +133,8 @@ class AuthenticationMiddleware(BaseMiddleware):
         else:
             session = require_session(request, self._needs_session)
             if not protected:
-                request.user = _lazy(self._session_user, session, request)
+                # No reference to the request in the loader: no reference cycle.
+                request.defer("user", partial(self._session_user, session))
                 return None
             user = self._session_user(session)
         request.user = user
@@ -198,26 +199,6 @@ class AuthenticationMiddleware(BaseMiddleware):
         if request.path in self._api:
             return True
         return request.accept_mimetypes.best_match(_PAGE_OR_JSON) == "application/json"
-
-
-def _lazy(load: Callable[[Any], Any], session: Any, request: Request) -> LocalProxy[Any]:
-    """``request.user``, loaded from ``session`` on first use and then kept.
-
-    Once loaded, the user replaces the proxy as ``request.user``: a proxy still
-    there when the response leaves means nobody needed the user, and the access
-    log does not load it (a store round-trip, or a 500 during a store outage).
-    """
-    loaded: list[Any] = []
-
-    def user() -> Any:
-        if not loaded:
-            loaded.append(load(session))
-            if vars(request).get("user") is proxy:  # login() may have replaced it
-                request.user = loaded[0]
-        return loaded[0]
-
-    proxy: LocalProxy[Any] = LocalProxy(user)
-    return proxy
 
 
 def _next_path(request: Request) -> str:

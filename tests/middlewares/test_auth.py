@@ -86,6 +86,14 @@ def add_views(app: App, directory: Directory) -> None:
             "anonymous": isinstance(user, AnonymousUser),
         }
 
+    @app.route("/me/identity")
+    def identity(request: Request) -> dict[str, bool]:
+        # The loader's own object, not a proxy of it: `is` and type() see the user.
+        return {
+            "same": request.user is directory.users.get("1"),
+            "type": type(request.user) is User,
+        }
+
     @app.route("/public")
     def public(request: Request) -> str:
         return "never looks at the user"
@@ -187,6 +195,15 @@ def test_login_then_the_next_request_has_the_user(
     assert client.get("/me").json == {"id": 1, "name": "ada", "truthy": True, "anonymous": False}
     assert directory.lookups == ["1"]  # the session holds the id as a string
     assert client.get("/notes").text == "notes of ada"
+
+
+def test_the_session_user_is_the_loaders_own_object(
+    make: Callable[..., Client], directory: Directory
+) -> None:
+    client = make()
+    log_in(client)
+    assert client.get("/me/identity").json == {"same": True, "type": True}
+    assert directory.lookups == ["1"]
 
 
 def test_the_user_loads_only_when_a_view_looks(
