@@ -1,14 +1,36 @@
-"""Cookie options and signing keys, checked at start-up, for the built-ins that set cookies."""
+"""Cookies for the built-ins that read and set them: the options and signing keys,
+checked at start-up, and the value of one cookie in a request's ``Cookie`` header."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+from werkzeug.sansio.http import parse_cookie
 
 from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ._http import HTTP_TOKEN
 
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+#: How many ``Cookie`` headers :func:`cookie_value` remembers.
+COOKIE_HEADERS_KEPT = 256
+
+
+@functools.lru_cache(maxsize=COOKIE_HEADERS_KEPT)
+def cookie_value(header: str, name: str) -> str | None:
+    """The value of the cookie ``name`` in the ``Cookie`` header ``header``, if any.
+
+    werkzeug's sansio parser, not ``request.cookies``: that also decodes the header
+    as UTF-8 and raises on a badly encoded one.
+
+    PERF: the parser takes ~1.8 us for a header holding a session cookie, and a
+    browser sends the same header on every request until a cookie changes, so the
+    answers for the last headers are kept: ~0.1 us a hit, in lru_cache's C code,
+    which is thread-safe. The memory is bounded by the count and by the server's
+    limit on a header's size (gunicorn's: 8 KiB).
+    """
+    return parse_cookie(header).get(name)
 
 
 def signing_keys(

@@ -122,16 +122,21 @@ def add_vary(headers: Headers, name: str) -> None:
     ``Vary`` line, as one more comma-separated item.
     """
     items = headers._list
+    wanted = name.lower()
     first = None
-    present: set[str] = set()
     for index, (key, value) in enumerate(items):
         if key.lower() == "vary":
             if first is None:
                 first = index
-            present.update(part.strip().lower() for part in value.split(","))
+            lowered = value.lower()
+            # PERF: the substring test spares the split when the name is not there.
+            if (wanted in lowered or "*" in lowered) and any(
+                part.strip() in (wanted, "*") for part in lowered.split(",")
+            ):
+                return  # already varies on it, or on everything
     if first is None:
         items.append(("Vary", name))  # a constant name: nothing to check
-    elif name.lower() not in present and "*" not in present:
+    else:
         key, value = items[first]
         items[first] = (key, f"{value}, {name}" if value.strip() else name)
 

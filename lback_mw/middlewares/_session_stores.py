@@ -7,6 +7,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -60,10 +61,11 @@ class SignedCookieStore:
         # PERF: verifying a cookie costs ~15 us in itsdangerous (key derivation,
         # HMAC and base64 in Python, per key), and a browser sends the same cookie
         # on every request until the session changes. Cookies that verified are
-        # kept here, exact string -> (signed at, data as JSON), so a repeat costs
-        # a dict lookup and a json.loads. A forged or altered cookie is never a
-        # key, and the age is checked on every hit as itsdangerous would.
-        self._verified: dict[str, tuple[float, str]] = {}
+        # kept here, exact string -> (signed at, a copier of the data), so a repeat
+        # costs a dict lookup and a copy (_tagged_json.copier). A forged or altered
+        # cookie is never a key, and the age is checked on every hit as
+        # itsdangerous would.
+        self._verified: dict[str, tuple[float, Callable[[], dict[str, Any]]]] = {}
         self._verified_lock = threading.Lock()
 
     def load(self, cookie: str) -> tuple[dict[str, Any], str | None]:
@@ -71,8 +73,7 @@ class SignedCookieStore:
             return {}, None  # no browser sends it; not worth verifying
         cached = self._verified.get(cookie)
         if cached is not None and 0 <= time.time() - cached[0] <= self._max_age:
-            data: dict[str, Any] = _tagged_json.loads(cached[1])  # a fresh dict per request
-            return data, None
+            return cached[1](), None  # a fresh dict per request
         try:
             loaded, signed_at = self._serializer.loads(
                 cookie, max_age=self._max_age, return_timestamp=True
@@ -84,7 +85,7 @@ class SignedCookieStore:
         with self._verified_lock:
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 del self._verified[next(iter(self._verified))]  # the oldest entry
-            self._verified[cookie] = (signed_at.timestamp(), dumps(loaded, self._owner))
+            self._verified[cookie] = (signed_at.timestamp(), _tagged_json.copier(loaded))
         return loaded, None
 
     def save(self, data: dict[str, Any], key: str | None, new_key: bool) -> str:

@@ -74,7 +74,30 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str | bytes) -> Any:
+    if type(text) is str:
+        return _DECODER.decode(text)  # what json.loads does, less a decoder per call
     return json.loads(text, object_hook=_untag)
+
+
+def copier(data: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """A function that returns a new copy of ``data`` on every call, one that shares
+    nothing a caller could change in place with ``data`` or with another copy.
+
+    PERF: a dict of values that cannot change in place (the usual session: an id, a
+    count, the CSRF secret) is copied by ``dict.copy``, ~0.1 us; anything else (a list,
+    a nested dict, a tuple that may hold one) is read back from its JSON each time,
+    ~2 us with the tag hook.
+    """
+    if all(type(value) in _IMMUTABLE for value in data.values()):
+        return dict(data).copy
+    text = dumps(data)
+    return lambda: loads(text)
+
+
+#: The types a session value reads back as that nothing can change in place.
+_IMMUTABLE = frozenset(
+    {str, int, float, bool, type(None), bytes, datetime.datetime, uuid.UUID, Markup}
+)
 
 
 def _untag(obj: dict[str, Any]) -> Any:
@@ -84,3 +107,6 @@ def _untag(obj: dict[str, Any]) -> Any:
         if untag is not None:
             return untag(value)
     return obj
+
+
+_DECODER = json.JSONDecoder(object_hook=_untag)

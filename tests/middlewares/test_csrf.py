@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import secrets
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -634,3 +635,15 @@ def test_an_empty_secret_key_is_refused(app_factory):
 def test_the_middleware_can_be_built_directly():
     middleware = CSRFMiddleware(secret_key="k" * 40, trusted_origins=["https://a.example"])
     assert middleware.cookie_name == "csrftoken"
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 31, 32, 33, 64])
+def test_tokens_and_secrets_are_encoded_as_itsdangerous_does(length: int) -> None:
+    import itsdangerous
+
+    from lback_mw.middlewares import csrf
+
+    for raw in (bytes(length), bytes([255]) * length, secrets.token_bytes(length)):
+        assert csrf._encode(raw) == itsdangerous.base64_encode(raw).decode("ascii")
+        if length == csrf._SECRET_BYTES:
+            assert csrf._decode_secret(csrf._encode(raw)) == raw

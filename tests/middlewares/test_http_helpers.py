@@ -21,6 +21,10 @@ from lback_mw.wrappers import Request
         (["*"], "Origin", ["*"]),
         ([""], "Origin", ["Origin"]),
         (["X-Origin-Id"], "Origin", ["X-Origin-Id, Origin"]),  # a name, not a substring
+        (["Accept,  origin "], "Origin", ["Accept,  origin "]),
+        (["Accept, *"], "Origin", ["Accept, *"]),
+        (["X-Star*"], "Origin", ["X-Star*, Origin"]),
+        (["Accept", "Cookie, *"], "Origin", ["Accept", "Cookie, *"]),  # "*" on a later line
     ],
 )
 def test_add_vary_merges_names(before: list[str], name: str, after: list[str]) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import inspect, select
 from lback_mw import App, ImproperlyConfigured, Request, Response
 from lback_mw.backends import BackendUnavailable
 from lback_mw.backends.database import store_table
+from lback_mw.middlewares import _tagged_json
 from lback_mw.middlewares.session import (
     KEY_PREFIX,
     SIGNING_SALT,
@@ -867,6 +868,49 @@ def test_remembered_cookies_are_bounded_and_each_request_gets_its_own_dict(
     # next request with the same cookie loads.
     assert get_with_cookie(app, "/append?item=x", cookies[4]).json["cart"] == ["x"]
     assert get_with_cookie(app, "/get", cookies[4]).json == {"n": 4, "cart": []}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({"user": "ada", "visits": 3, "seen": None}, id="plain values"),
+        pytest.param({"user": "ada", "roles": ["admin"]}, id="a list"),
+        pytest.param({"user": "ada", "prefs": {"theme": "dark"}}, id="a dict"),
+        pytest.param({"user": "ada", "pair": (1, [2])}, id="a tuple holding a list"),
+    ],
+)
+def test_a_remembered_cookie_loads_what_it_holds_however_the_last_request_changed_it(
+    app_factory, data
+):
+    """The remembered copy is never the dict a view changed: the same cookie sent
+    again (a second tab, a retried request) loads what the cookie holds."""
+    app = build(app_factory)
+    cookie = signed(data)
+    first = get_with_cookie(app, "/get", cookie).json
+    assert get_with_cookie(app, "/set?user=eve", cookie).json["user"] == "eve"
+    assert get_with_cookie(app, "/get", cookie).json == first
+    store = app.configured_middleware[0].instance._store
+    copy = store._verified[cookie][1]
+    assert copy() == copy()
+    assert copy() is not copy()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"at": datetime.datetime(2026, 12, 4, tzinfo=datetime.UTC), "raw": b"\x00\xff"},
+        {"id": uuid.UUID(int=7), "html": Markup("<b>ok</b>"), "pair": (1, 2)},
+        {"nested": {"pair": (1, [2])}, "flag": True},
+    ],
+)
+def test_each_copy_of_remembered_data_is_its_own(data):
+    copy = _tagged_json.copier(data)
+    first, second = copy(), copy()
+    assert first == second == data
+    assert first is not second
+    assert all(type(first[key]) is type(value) for key, value in data.items())
+    first.clear()
+    assert copy() == data
 
 
 def test_a_session_key_that_is_not_a_string_is_refused(app_factory):
