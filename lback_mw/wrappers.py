@@ -460,20 +460,25 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# PERF: json.dumps with any option builds a JSONEncoder per call, ~2 us of a small
+# answer's ~3 us; an encoder keeps no state between calls, so one serves every thread.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+_ASCII_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+
+
 class JSONResponse(Response):
     """A response whose body is ``data`` serialised as compact UTF-8 JSON."""
 
     default_mimetype = "application/json"
 
     def __init__(self, data: Any, status: int = 200, headers: HeadersLike | None = None) -> None:
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        body = _JSON_ENCODER.encode(data)
         try:
             encoded = body.encode()
         except UnicodeEncodeError:
             # A lone surrogate: as a \\udXXX escape the JSON keeps the exact value
-            # and the body stays UTF-8; only this rare case pays a second dumps.
-            body = json.dumps(data, separators=(",", ":"), default=_json_default)
-            encoded = body.encode()
+            # and the body stays UTF-8; only this rare case pays a second encoding.
+            encoded = _ASCII_JSON_ENCODER.encode(data).encode()
         super().__init__(encoded, status=status, headers=headers)
 
 

@@ -346,3 +346,22 @@ def test_an_attribute_nobody_set_is_still_an_attribute_error() -> None:
         request.session  # noqa: B018
     assert getattr(request, "session", None) is None
     assert not hasattr(request, "trace_id")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"visits": 1, "ok": True, "none": None, "ratio": 0.5},
+        ["café", "日本", "\u2028", {"nested": [1, [2, {"3": 4}]]}],
+        {"lone": "\ud800 surrogate"},
+        "just a string",
+    ],
+)
+def test_json_bodies_are_json_dumps_output(data: Any) -> None:
+    """The shared encoder writes what json.dumps with the same options writes."""
+    expected = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        body = expected.encode()
+    except UnicodeEncodeError:
+        body = json.dumps(data, separators=(",", ":")).encode()
+    assert JSONResponse(data).get_data() == body

@@ -70,12 +70,12 @@ def _tag_dict(value: dict[Any, Any]) -> dict[Any, Any]:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(tag(value), separators=(",", ":"))
+    return _ENCODER.encode(tag(value))
 
 
 def loads(text: str | bytes) -> Any:
     if type(text) is str:
-        return _DECODER.decode(text)  # what json.loads does, less a decoder per call
+        return _DECODER.decode(text)  # what json.loads(text, object_hook=_untag) does
     return json.loads(text, object_hook=_untag)
 
 
@@ -109,4 +109,7 @@ def _untag(obj: dict[str, Any]) -> Any:
     return obj
 
 
+# PERF: one encoder and one decoder for every call: json.dumps and json.loads with an
+# option build one per call (~1 us); neither keeps state between calls.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 _DECODER = json.JSONDecoder(object_hook=_untag)

@@ -102,8 +102,12 @@ def _format_combined(fields: AccessLogFields, received: datetime) -> str:
 
 
 def _format_json(fields: AccessLogFields, received: datetime) -> str:
-    # ensure_ascii: control characters and line separators come out as \uXXXX.
-    return json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
+    return _JSON_ENCODER.encode(fields)
+
+
+# ensure_ascii: control characters and line separators come out as \uXXXX. PERF: one
+# encoder for every line, not one per json.dumps call (~1 us); it keeps no state.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
 
 _FORMATTERS: dict[str, Callable[[AccessLogFields, datetime], str]] = {

@@ -160,18 +160,10 @@ class CompressionMiddleware(BaseMiddleware):
 
     def process_response(self, request: Request, response: Response) -> Response:
         """Compress the body if it is worth it and the client accepts a coding we have."""
-        # Cheapest checks first; none of them depends on the request, so a response
-        # skipped here is the same for every client and gets no Vary.
+        if self._never_compressed(response):
+            return response
         status = response.status_code
-        if status < 200 or status in _SKIPPED_STATUSES:
-            return response
-        if not self._compressible(response.mimetype):
-            return response
         streamed = response.is_streamed
-        length = response.content_length if streamed else response.calculate_content_length()
-        # A 304 may come without the body its 200 had; length 0 then means unknown.
-        if length is not None and length < self.minimum_size and (length or status != 304):
-            return response
         headers = response.headers
         names = header_names(headers)
         if not names.isdisjoint(_SKIP_IF_PRESENT):
@@ -209,6 +201,31 @@ class CompressionMiddleware(BaseMiddleware):
             if etag is not None and not weak:
                 response.set_etag(etag, weak=True)
         return response
+
+    def _never_compressed(self, response: Response) -> bool:
+        """Whether ``response`` goes out as it is to every client: its status, its type
+        or its size rules compression out. None of this depends on the request, so
+        such a response gets no ``Vary: Accept-Encoding``; the cheapest checks first.
+        """
+        status = response.status_code
+        if status < 200 or status in _SKIPPED_STATUSES:
+            return True
+        chunks = response.response
+        if (
+            type(chunks) is list
+            and len(chunks) == 1
+            and type(chunks[0]) is bytes
+            and 0 < len(chunks[0]) < self.minimum_size
+        ):
+            # PERF: the usual small answer held in memory, known small before the
+            # mimetype is parsed and the length summed through werkzeug: ~1.5 us.
+            return True
+        if not self._compressible(response.mimetype):
+            return True
+        streamed = response.is_streamed
+        length = response.content_length if streamed else response.calculate_content_length()
+        # A 304 may come without the body its 200 had; length 0 then means unknown.
+        return length is not None and length < self.minimum_size and (length > 0 or status != 304)
 
     def _compressible(self, mimetype: str | None) -> bool:
         if not mimetype:
