@@ -348,16 +348,17 @@ class Response(_WerkzeugResponse):
         """werkzeug's, with a lean path for a body held in memory.
 
         PERF: werkzeug's path (get_wsgi_headers, get_app_iter, a ClosingIterator,
-        a generator encoding each chunk) costs ~4.5 us. A list of bytes, with
-        nothing to close, no Location header and a status that has a body, is
-        sent as it is: the header list copied, one start_response (~0.9 us).
+        a generator encoding each chunk) costs ~4.5 us. A list of bytes, with no
+        Location header and a status that has a body, is sent as it is: the header
+        list copied, one start_response (~0.9 us). Callbacks registered with
+        ``call_on_close`` (the access log's) travel with it: the server calls the
+        list's ``close()``, which is the response's (~0.3 us more).
         """
         body = self.response
         status = self._status_code
         if (
             type(body) is list
             and self._lean
-            and not self._on_close
             and not self.direct_passthrough
             and status >= 200
             and status != 204
@@ -381,7 +382,7 @@ class Response(_WerkzeugResponse):
                     if not has_length:
                         sent.append(("Content-Length", str(sum(map(len, body)))))
                     start_response(self._status, sent)
-                    return body
+                    return _ClosingBody(body, self.close) if self._on_close else body
         return super().__call__(environ, start_response)
 
     def set_data(self, value: bytes | str) -> None:
@@ -437,6 +438,16 @@ class Response(_WerkzeugResponse):
         ):
             headers["Content-Length"] = str(sum(len(chunk) for chunk in self.iter_encoded()))
         return headers
+
+
+class _ClosingBody(list[bytes]):
+    """A body held in memory, sent with the ``close()`` the server must call."""
+
+    __slots__ = ("close",)
+
+    def __init__(self, chunks: list[bytes], close: Callable[[], None]) -> None:
+        super().__init__(chunks)
+        self.close = close
 
 
 @functools.cache

@@ -215,6 +215,23 @@ def test_sending_matches_werkzeugs(make: Callable[[], Response], method: str) ->
     )
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_close_callbacks_run_once_after_the_body_as_werkzeugs_do(method: str) -> None:
+    """The access log's case: a body held in memory with a close callback keeps the
+    lean path, and the server's close() runs the callback as werkzeug's would."""
+
+    def sent(call: Callable[..., Iterable[bytes]]) -> tuple[object, ...]:
+        calls: list[str] = []
+        response = Response("hello")
+        response.call_on_close(lambda: calls.append("closed"))
+        result = _send(call, response, method)
+        return (*result, calls)
+
+    ours, werkzeugs = sent(Response.__call__), sent(WerkzeugResponse.__call__)
+    assert ours == werkzeugs
+    assert ours[-1] == ["closed"]
+
+
 def _send_raw(response: Response, start: Callable[..., object] = lambda *args: None) -> Any:
     return response(EnvironBuilder("/").get_environ(), start)  # type: ignore[arg-type]
 

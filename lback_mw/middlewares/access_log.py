@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import partial
@@ -253,8 +254,24 @@ class AccessLogMiddleware(BaseMiddleware):
         if response.is_streamed:
             body = _CountingBody(response.response, response.iter_encoded())
             response.response = body
-        response.call_on_close(partial(self._emit, request, response, body, start, user))
+        # A weak reference: the response holds this callback, so a strong one would
+        # make a reference cycle of every logged request (request, environ,
+        # response), left for the cyclic collector.
+        emit = partial(self._emit_on_close, request, weakref.ref(response), body, start, user)
+        response.call_on_close(emit)
         return response
+
+    def _emit_on_close(
+        self,
+        request: Request,
+        response_ref: weakref.ref[WerkzeugResponse],
+        body: _CountingBody | None,
+        start: float,
+        user: str | None,
+    ) -> None:
+        response = response_ref()
+        assert response is not None, "called by the response's own close()"
+        self._emit(request, response, body, start, user)
 
     def _emit(
         self,
