@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -500,3 +501,29 @@ def test_a_file_is_still_handed_to_the_servers_file_wrapper(
     assert match.group(5, 6) == ("200", "1000")
     assert b"".join(body) == b"x" * 1000
     body.close()
+
+
+def test_the_logger_s_own_filters_still_decide(
+    app_factory: Callable[..., App],
+    client_for: Callable[[App], Client],
+    access: pytest.LogCaptureFixture,
+) -> None:
+    """The record is handed to Logger.handle directly (no stack walk): a filter on the
+    logger still drops what it drops, and the record names where it was made."""
+    client = client_for(build(app_factory))
+    logger = logging.getLogger("lback_mw.access")
+
+    def no_health(record: logging.LogRecord) -> bool:
+        return "/health" not in record.getMessage()
+
+    logger.addFilter(no_health)
+    try:
+        client.get("/health")
+        client.get("/items")
+    finally:
+        logger.removeFilter(no_health)
+    [record] = [r for r in access.records if r.name == "lback_mw.access"]
+    assert '"GET /items HTTP/1.1" 200' in record.getMessage()
+    assert record.levelno == logging.INFO
+    assert record.http["path"] == "/items"  # type: ignore[attr-defined]
+    assert (Path(record.pathname).name, record.funcName) == ("access_log.py", "_emit")
