@@ -354,14 +354,17 @@ def test_a_request_through_every_builtin_leaves_no_reference_cycle(
 
     first = app.test_client().get("/start", "https://localhost/")
     cookie = "; ".join(h.split(";", 1)[0] for h in first.headers.getlist("Set-Cookie"))
-    environ = EnvironBuilder(
-        "/page", "https://localhost/", headers={"Cookie": cookie, "Origin": "https://a.example"}
-    ).get_environ()
+    headers = [("Cookie", cookie), ("Origin", "https://a.example")]
+    environ = EnvironBuilder("/page", "https://localhost/", headers=headers).get_environ()
 
     def served() -> str:
         """One request as a WSGI server makes it: the body read, then closed."""
         statuses: list[str] = []
-        body = app(dict(environ), lambda status, headers, exc_info=None: statuses.append(status))
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+
+        body = app(dict(environ), start_response)
         try:
             b"".join(body)
         finally:
