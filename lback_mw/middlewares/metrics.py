@@ -104,13 +104,14 @@ class MetricsMiddleware(BaseMiddleware):
             buckets = Histogram.DEFAULT_BUCKETS
         elif (
             not buckets
+            or buckets[0] == math.inf  # increasing: +Inf alone
             or any(math.isnan(bound) for bound in buckets)
             or any(low >= high for low, high in itertools.pairwise(buckets))
         ):
             raise ImproperlyConfigured(
                 f"{owner}: parameter 'buckets' is {list(buckets)!r}; give at least "
-                "one bucket upper bound, in seconds, in increasing order, such as "
-                "[0.01, 0.05, 0.1, 0.5, 1, 5]."
+                "one bucket upper bound, in seconds, below +Inf (which is always added), "
+                "in increasing order, such as [0.01, 0.05, 0.1, 0.5, 1, 5]."
             )
         if token is None and config is not None:
             token = config.METRICS_TOKEN

@@ -308,6 +308,8 @@ def test_each_app_has_its_own_registry_unless_one_is_given(
         ({"buckets": [1, 0.5]}, "in increasing order"),
         ({"buckets": [0.1, 0.1]}, "in increasing order"),
         ({"buckets": [float("nan")]}, "parameter 'buckets' is [nan]"),
+        # Not "its own 'namespace'", which prometheus-client's refusal used to become.
+        ({"buckets": [float("inf")]}, "parameter 'buckets' is [inf]; give at least one"),
         ({"buckets": ["soon"]}, "parameter 'buckets' expects"),
         (
             {"token": ""},
