@@ -4,6 +4,11 @@ Labels are bounded on purpose: the route is the rule template (``/users/<int:id>
 never the raw path, and an unknown HTTP method becomes ``other``. Every distinct
 label value is a time series kept forever by Prometheus, so a label a client
 can choose freely (a path, a method) would let anyone exhaust its memory.
+
+In a single process the requests are counted by ``_request_metrics``, exposed
+exactly as prometheus-client's ``Counter`` and ``Histogram`` would expose them but
+without their per-call locks and checks; in multiprocess mode the values must be
+in prometheus-client's files, so its own metrics record them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from typing import ClassVar
 
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
     Gauge,
     GCCollector,
     Histogram,
@@ -40,6 +44,7 @@ from ..exceptions import ImproperlyConfigured
 from ..settings import Settings
 from ..wrappers import Request, Response
 from ._http import BEARER_TOKEN
+from ._request_metrics import Recorder, register_recorder
 from .base import BaseMiddleware
 
 #: The route label of requests no rule matched: 404s, 405s, and requests an inner
@@ -55,7 +60,6 @@ _NAMESPACE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 #: A ``version=`` parameter in ``Accept`` that is not dotted numbers ("abc", "1.x.0").
 _BAD_VERSION = re.compile(r"version\s*=\s*(?!\d+(?:\.\d+)*\s*(?:[;,]|$))", re.IGNORECASE)
 _SCRAPE_METHODS = ("GET", "HEAD")
-_LABELS = ("method", "route", "status")
 
 
 class MetricsMiddleware(BaseMiddleware):
@@ -104,13 +108,14 @@ class MetricsMiddleware(BaseMiddleware):
             buckets = Histogram.DEFAULT_BUCKETS
         elif (
             not buckets
+            or buckets[0] == math.inf  # increasing: +Inf alone
             or any(math.isnan(bound) for bound in buckets)
             or any(low >= high for low, high in itertools.pairwise(buckets))
         ):
             raise ImproperlyConfigured(
                 f"{owner}: parameter 'buckets' is {list(buckets)!r}; give at least "
-                "one bucket upper bound, in seconds, in increasing order, such as "
-                "[0.01, 0.05, 0.1, 0.5, 1, 5]."
+                "one bucket upper bound, in seconds, below +Inf (which is always added), "
+                "in increasing order, such as [0.01, 0.05, 0.1, 0.5, 1, 5]."
             )
         if token is None and config is not None:
             token = config.METRICS_TOKEN
@@ -136,20 +141,11 @@ class MetricsMiddleware(BaseMiddleware):
         #: The scrape path.
         self.path = path
         try:
-            self._requests = Counter(
-                "http_requests",
-                "HTTP requests answered, by method, route template and status.",
-                _LABELS,
-                namespace=namespace,
-                registry=registry,
-            )
-            self._duration = Histogram(
-                "http_request_duration_seconds",
-                "Time from entering the middleware until the response was ready, in seconds.",
-                _LABELS,
+            self._record: Recorder = register_recorder(
+                registry,
                 namespace=namespace,
                 buckets=buckets,
-                registry=registry,
+                multiprocess=self._multiproc_dir is not None,
             )
             in_progress = Gauge(
                 "http_requests_in_progress",
@@ -177,9 +173,6 @@ class MetricsMiddleware(BaseMiddleware):
             # Each worker's own value, in the files every worker's scrape reads.
             self._enter = lambda _: in_progress.inc()
             self._leave = lambda _: in_progress.dec()
-        # PERF: .labels() takes a lock and builds a key on every call; the label
-        # combinations are bounded (see the module docstring), so keep the children.
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         # Per instance, so two of these in one chain do not read each other's clock.
         self._start_key = f"lback_mw.metrics.start.{id(self)}"
 
@@ -200,14 +193,9 @@ class MetricsMiddleware(BaseMiddleware):
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD
         rule = request.url_rule
-        key = (method, UNMATCHED if rule is None else rule.rule, response.status_code)
-        children = self._children.get(key)
-        if children is None:
-            labels = (key[0], key[1], str(key[2]))
-            children = self._requests.labels(*labels), self._duration.labels(*labels)
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(duration)
+        self._record(
+            (method, UNMATCHED if rule is None else rule.rule, response.status_code), duration
+        )
         return response
 
     def _scrape(self, request: Request) -> WerkzeugResponse:

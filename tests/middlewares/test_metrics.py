@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 
 import prometheus_client
 import pytest
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -299,6 +300,41 @@ def test_each_app_has_its_own_registry_unless_one_is_given(
 
 
 @pytest.mark.parametrize(
+    ("first", "clashing"),
+    [
+        pytest.param(
+            lambda registry: MetricsMiddleware(registry=registry),
+            {"http_requests", "http_requests_total", "http_requests_created"},
+            id="a second MetricsMiddleware",
+        ),
+        pytest.param(
+            lambda registry: Histogram("http_request_duration_seconds", "Mine.", registry=registry),
+            {
+                f"http_request_duration_seconds{suffix}"
+                for suffix in ("", "_bucket", "_count", "_sum", "_created")
+            },
+            id="the histogram's name taken",
+        ),
+    ],
+)
+def test_a_name_clash_in_a_shared_registry_names_the_series(
+    app_factory: AppFactory, first: Callable[[CollectorRegistry], object], clashing: set[str]
+) -> None:
+    registry = CollectorRegistry()
+    first(registry)
+    with pytest.raises(ImproperlyConfigured) as caught:
+        metrics_app(app_factory, registry=registry)
+    found = re.search(
+        rf"MetricsMiddleware: cannot register its metrics in {re.escape(repr(registry))}: "
+        r"Duplicated timeseries in CollectorRegistry: \{(.*)\}\. Give each MetricsMiddleware "
+        r"sharing a registry its own 'namespace'\.$",
+        str(caught.value),
+    )
+    assert found is not None, str(caught.value)
+    assert {name.strip("'") for name in found[1].split(", ")} == clashing
+
+
+@pytest.mark.parametrize(
     ("params", "message"),
     [
         ({"path": "metrics"}, "parameter 'path' is 'metrics'; it must be a URL path"),
@@ -308,6 +344,8 @@ def test_each_app_has_its_own_registry_unless_one_is_given(
         ({"buckets": [1, 0.5]}, "in increasing order"),
         ({"buckets": [0.1, 0.1]}, "in increasing order"),
         ({"buckets": [float("nan")]}, "parameter 'buckets' is [nan]"),
+        # Not "its own 'namespace'", which prometheus-client's refusal used to become.
+        ({"buckets": [float("inf")]}, "parameter 'buckets' is [inf]; give at least one"),
         ({"buckets": ["soon"]}, "parameter 'buckets' expects"),
         (
             {"token": ""},
