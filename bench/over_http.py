@@ -6,10 +6,11 @@ Run from the repository root (needs ``wrk``, Debian's package, and the ``bench``
     python bench/over_http.py --quick          # ~1 min: 2 rounds of 2 s, sync only
     python bench/over_http.py --memory         # worker RSS after 10,000 and 50,000 requests
 
-Every case runs in its own gunicorn master with one worker, all started before timing and
-left idle while another case is driven, so the cases take turns round by round and a slow
-phase of the machine slows them all. A case's figure is the median of its rounds; each
-ratio is computed within a round and the median over the rounds is reported. The file is
+Every case runs in its own gunicorn master with one worker. Each round starts a new one
+per case, all before timing and left idle while another case is driven, so the cases
+take turns, in an order shuffled per round, and a slow phase of the machine slows them
+all. A case's figure is the median of its rounds; each ratio is computed within a round
+and the median over the rounds is reported. The file is
 not called ``http.py``: run as a script, ``bench/`` is first on ``sys.path`` and would
 shadow the standard library's ``http``.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import shutil
 import signal
@@ -31,7 +33,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +78,6 @@ class Server:
     worker_class: str
     port: int
     process: subprocess.Popen[bytes]
-    rps: list[float] = field(default_factory=list)
     #: The ``Cookie`` header of the stateful cases, from their ``start`` page.
     cookie: str | None = None
 
@@ -167,12 +168,12 @@ def drive(server: Server, seconds: int, connections: int) -> float:
     return float(match.group(1))
 
 
-def _ratio_rows(servers: dict[str, Server], rounds: int) -> list[dict[str, object]]:
+def _ratio_rows(rps: dict[str, list[float]], rounds: int) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for top, bottom, target in RATIOS:
-        if top not in servers or bottom not in servers:
+        if top not in rps or bottom not in rps:
             continue
-        per_round = [servers[top].rps[i] / servers[bottom].rps[i] for i in range(rounds)]
+        per_round = [rps[top][i] / rps[bottom][i] for i in range(rounds)]
         value = statistics.median(per_round)
         rows.append(
             {
@@ -186,22 +187,34 @@ def _ratio_rows(servers: dict[str, Server], rounds: int) -> list[dict[str, objec
 
 
 def throughput(worker_class: str, rounds: int, seconds: int, connections: int) -> dict[str, object]:
-    with ExitStack() as stack:
-        log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lback-bench-")))
-        servers = {key: stack.enter_context(serving(key, worker_class, log_dir)) for key in APPS}
-        for server in servers.values():  # warm-up: imports, first-request caches
-            _wrk(server, 1, connections, [server.url])
+    """Each round starts a new gunicorn per case and drives them in a shuffled order.
+
+    New processes every round, because one process per case for the whole run
+    carries whatever luck it had (its core, its memory layout) into every round:
+    on this 2-core machine two processes of the same app differ by a few percent,
+    as much as the frameworks compared. A shuffled order, because the case driven
+    first in a round runs on a machine that has just been idle.
+    """
+    rps: dict[str, list[float]] = {key: [] for key in APPS}
+    with tempfile.TemporaryDirectory(prefix="lback-bench-") as log_dir:
         for round_number in range(rounds):
-            for server in servers.values():
-                server.rps.append(drive(server, seconds, connections))
+            with ExitStack() as stack:
+                servers = {
+                    key: stack.enter_context(serving(key, worker_class, Path(log_dir)))
+                    for key in APPS
+                }
+                for server in servers.values():  # warm-up: imports, first-request caches
+                    _wrk(server, 1, connections, [server.url])
+                order = list(servers)
+                random.Random(round_number).shuffle(order)
+                for key in order:
+                    rps[key].append(drive(servers[key], seconds, connections))
             print(f"[{worker_class}] round {round_number + 1}/{rounds} done", file=sys.stderr)
-        return {
-            "worker_class": worker_class,
-            "requests_per_second": {
-                key: round(statistics.median(server.rps), 1) for key, server in servers.items()
-            },
-            "ratios": _ratio_rows(servers, rounds),
-        }
+    return {
+        "worker_class": worker_class,
+        "requests_per_second": {key: round(statistics.median(rps[key]), 1) for key in APPS},
+        "ratios": _ratio_rows(rps, rounds),
+    }
 
 
 def _rss_kib(pid: int) -> int:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from bench import full_stack, http_apps, middleware_overhead, over_http, startup, tracing
+from bench import (
+    full_stack,
+    http_apps,
+    middleware_overhead,
+    over_http,
+    stack_layers,
+    startup,
+    tracing,
+)
 from bench.runner import Case, build_scenarios
 
 
 @pytest.mark.parametrize(
     "case",
-    [*middleware_overhead.CASES, *full_stack.CASES, *tracing.CASES],
+    [*middleware_overhead.CASES, *full_stack.CASES, *stack_layers.CASES, *tracing.CASES],
     ids=lambda case: case.key,
 )
 def test_every_scenario_answers_200_with_its_body(case: Case) -> None:
@@ -50,3 +58,12 @@ def test_every_startup_case_builds_its_app(case: startup.Case) -> None:
     seconds, rss_mb = startup.run_once(case, probe=True)
     assert seconds > 0
     assert rss_mb > 0
+
+
+def test_the_layer_figures_add_up_to_the_whole_stack() -> None:
+    """Each built-in's figure is the difference of two neighbouring stacks, so the
+    figures sum to the outer built-ins' total, and each stack adds one built-in."""
+    times = {case.key: float(index * index) for index, case in enumerate(stack_layers.CASES)}
+    *layers, total = stack_layers.FIGURES
+    assert sum(spec.formula(times) for spec in layers) == total.formula(times)
+    assert len(layers) == len(stack_layers.OUTER) == len(stack_layers.CASES) - 1
