@@ -382,3 +382,12 @@ def test_json_bodies_are_json_dumps_output(data: Any) -> None:
     except UnicodeEncodeError:
         body = json.dumps(data, separators=(",", ":")).encode()
     assert JSONResponse(data).get_data() == body
+
+
+def test_request_headers_are_built_on_first_read() -> None:
+    environ = EnvironBuilder(headers={"X-Token": "t0k3n"}).get_environ()
+    request = Request(environ)
+    assert "headers" not in vars(request)  # nothing read them: no object built
+    assert request.headers["X-Token"] == "t0k3n"
+    assert request.headers is request.headers  # built once
+    assert list(request.headers) == list(WerkzeugRequest(environ).headers)
