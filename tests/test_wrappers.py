@@ -385,7 +385,7 @@ def test_json_bodies_are_json_dumps_output(data: Any) -> None:
 
 
 def test_request_headers_are_built_on_first_read() -> None:
-    environ = EnvironBuilder(headers={"X-Token": "t0k3n"}).get_environ()
+    environ = EnvironBuilder(headers=[("X-Token", "t0k3n")]).get_environ()
     request = Request(environ)
     assert "headers" not in vars(request)  # nothing read them: no object built
     assert request.headers["X-Token"] == "t0k3n"
