@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 
 HeadersLike = Headers | Mapping[str, str] | list[tuple[str, str]]
 
-#: A ``\\uD800``-``\\uDFFF`` escape: the only way a lone surrogate gets into JSON text
-#: once the body decoded as strict UTF-8.
 #: Where :meth:`Request.defer` keeps its loaders, in the request's ``__dict__``.
 _DEFERRED = "_deferred_attributes"
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way a lone surrogate gets into JSON text
+#: once the body decoded as strict UTF-8.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -157,17 +157,17 @@ class Request(_WerkzeugRequest):
     def __init__(
         self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False
     ) -> None:
-        """werkzeug's, with the same attributes, two of them computed when first read.
+        """werkzeug's, with the same attributes, three of them computed when first read.
 
         PERF: werkzeug's constructor costs ~1.2 us: it parses the server address,
-        encodes the query string and runs the WSGI decoding of both paths whatever
-        the request reads. Here an ASCII path skips the decoding (it cannot change
-        it), and ``server`` and ``query_string`` wait for a reader: ~0.65 us for the
-        whole constructor. werkzeug's private helpers for these are written again
-        below rather than imported, so a werkzeug release that moves them cannot
-        break ``import lback_mw``; tests/test_wrappers.py compares every attribute
-        with werkzeug's on a table of environs, so one that changes what they do
-        fails there.
+        encodes the query string, builds the headers' view and runs the WSGI
+        decoding of both paths whatever the request reads. Here an ASCII path skips
+        the decoding (it cannot change it), and ``server``, ``query_string`` and
+        ``headers`` wait for a reader: ~0.5 us for the whole constructor. werkzeug's
+        private helpers for these are written again below rather than imported, so
+        a werkzeug release that moves them cannot break ``import lback_mw``;
+        tests/test_wrappers.py compares every attribute with werkzeug's on a table
+        of environs, so one that changes what they do fails there.
         """
         get = environ.get
         self.environ = environ

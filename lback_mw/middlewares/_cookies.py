@@ -18,8 +18,9 @@ COOKIE_HEADERS_KEPT = 256
 
 
 @functools.lru_cache(maxsize=COOKIE_HEADERS_KEPT)
-def cookie_value(header: str, name: str) -> str | None:
-    """The value of the cookie ``name`` in the ``Cookie`` header ``header``, if any.
+def cookie_value(header: str | None, name: str) -> str | None:
+    """The value of the cookie ``name`` in the ``Cookie`` header ``header`` (``None``
+    or empty when the request sent none), if any.
 
     werkzeug's sansio parser, not ``request.cookies``: that also decodes the header
     as UTF-8 and raises on a badly encoded one.
@@ -30,7 +31,7 @@ def cookie_value(header: str, name: str) -> str | None:
     which is thread-safe. The memory is bounded by the count and by the server's
     limit on a header's size (gunicorn's: 8 KiB).
     """
-    return parse_cookie(header).get(name)
+    return parse_cookie(header).get(name) if header else None
 
 
 def signing_keys(

@@ -330,8 +330,6 @@ class CSRFMiddleware(BaseMiddleware):
 
     def unsign(self, cookie_header: str | None) -> str | None:
         """The secret held by the CSRF cookie in ``cookie_header``, if it is genuine."""
-        if not cookie_header:
-            return None
         cookie = cookie_value(cookie_header, self.cookie_name)
         if cookie is None:
             return None

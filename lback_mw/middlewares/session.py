@@ -84,7 +84,7 @@ class Session(MutableMapping[str, Any]):
         cookie = self._cookie
         if cookie is _UNPARSED:
             header, name = self._cookie_header
-            cookie = self._cookie = cookie_value(header, name) if header else None
+            cookie = self._cookie = cookie_value(header, name)
         return cookie  # type: ignore[return-value]
 
     def _loaded(self) -> dict[str, Any]:

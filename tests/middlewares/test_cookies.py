@@ -38,3 +38,8 @@ def test_only_the_last_headers_are_kept() -> None:
     for number in range(COOKIE_HEADERS_KEPT * 4):
         assert cookie_value(f"session={number}", "session") == str(number)
     assert cookie_value.cache_info().currsize <= COOKIE_HEADERS_KEPT
+
+
+@pytest.mark.parametrize("header", [None, ""])
+def test_no_cookie_header_holds_no_cookie(header: str | None) -> None:
+    assert cookie_value(header, "session") is None
